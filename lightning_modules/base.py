@@ -1,0 +1,145 @@
+"""The LightningModule every finetuning method shares; a method only decides what of the backbone trains."""
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+from transformers import AutoTokenizer, PreTrainedModel, get_cosine_schedule_with_warmup
+
+from backbones.loading import load_backbone
+
+IGNORE_INDEX = -100  # label value for tokens outside the loss (source and padding)
+
+
+class FinetuneModule(L.LightningModule):
+    """Conditional-LM finetuning of a causal LM; subclasses override `adapt` to choose what trains.
+
+    Args:
+        backbone: Hugging Face hub id or local directory of a causal LM (a `ladder:<size>[@<tokens>]`
+            spec is resolved to a directory by the `ftscale` CLI before the module is built).
+        optimizer: `adamw`, or `adafactor` as in the paper.
+        learning_rate: Peak learning rate (paper: 1e-3 FMT, 3e-1 prompt tuning, 1e-2 LoRA).
+        weight_decay: Decoupled weight decay.
+        warmup_ratio: Fraction of the training steps spent in linear warmup before cosine decay to 0.
+        attn_implementation: `flash_attention_2`, `sdpa` or `eager`; unset picks flash-attn on CUDA when
+            installed, else sdpa.
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        optimizer: Literal["adamw", "adafactor"] = "adamw",
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_ratio: float = 0.05,
+        attn_implementation: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model: nn.Module | None = None
+        # PET checkpoints hold only the trained tensors, so the frozen rest is absent on load.
+        self.strict_loading = False
+        self.val_nll = MeanMetric()
+        self.test_nll = MeanMetric()
+
+    def adapt(self, backbone: PreTrainedModel) -> nn.Module:
+        """Turn the loaded backbone into the model to train; only its `requires_grad` tensors are trained."""
+        raise NotImplementedError
+
+    def configure_model(self) -> None:
+        # Built here, not in __init__, so a sharding strategy can wrap the model as it is created.
+        if self.model is not None:
+            return
+        backbone = load_backbone(self.hparams.backbone, self.hparams.attn_implementation)
+        self.model = self.adapt(backbone)
+
+    @property
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    @property
+    def total_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def on_fit_start(self) -> None:
+        counts = {"trainable_params": self.trainable_parameters, "total_params": self.total_parameters}
+        for logger in self.loggers:
+            logger.log_hyperparams(counts)
+
+    def token_nll(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed next-token NLL over labelled tokens, and how many tokens that is."""
+        labels = batch["labels"]
+        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        # Prompt tuning prepends virtual tokens: keep only the positions of the real input.
+        logits = logits[:, -labels.size(1) :]
+        targets = labels[:, 1:]
+        nll = F.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(),
+            targets.flatten(),
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
+        )
+        return nll, (targets != IGNORE_INDEX).sum()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        nll, count = self.token_nll(batch)
+        loss = nll / count.clamp(min=1)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._update(self.val_nll, batch)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._update(self.test_nll, batch)
+
+    def _update(self, metric: MeanMetric, batch: dict[str, torch.Tensor]) -> None:
+        nll, count = self.token_nll(batch)
+        # Weighting by token count makes the epoch value the token-level mean NLL over the whole split.
+        metric.update(nll / count.clamp(min=1), weight=count)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_split("val", self.val_nll)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_split("test", self.test_nll)
+
+    def _log_split(self, split: str, metric: MeanMetric) -> None:
+        loss = metric.compute()
+        metric.reset()
+        self.log(f"{split}/loss", loss, prog_bar=True)
+        self.log(f"{split}/ppl", loss.exp())
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        hp = self.hparams
+        if hp.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.Adafactor(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+        total = self.trainer.estimated_stepping_batches
+        scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(hp.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Save only what was trained: the whole model for FMT, the adapter or soft prompt for PET.
+        trained = {name for name, p in self.named_parameters() if p.requires_grad}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        trained = {name for name, p in self.named_parameters() if p.requires_grad}
+        missing = sorted(trained - checkpoint["state_dict"].keys())
+        if missing:
+            raise KeyError(f"checkpoint lacks {len(missing)} trained tensors of this method, e.g. {missing[0]}")
+
+    def export(self, out_dir: str | Path) -> Path:
+        """Write a directory that `from_pretrained` loads: the full model (FMT) or the peft adapter (PET)."""
+        out = Path(out_dir)
+        self.model.save_pretrained(out)
+        AutoTokenizer.from_pretrained(self.hparams.backbone).save_pretrained(out)
+        return out

@@ -1,0 +1,72 @@
+"""The `ftscale` command."""
+
+import os
+import sys
+
+USAGE = """usage: ftscale <command> [options]
+
+Measure how LLM finetuning scales (Zhang et al., ICLR 2024).
+
+commands:
+  fit        finetune a method on a datamodule, then test the best checkpoint (LightningCLI)
+  validate   evaluate a checkpoint on the validation split (LightningCLI)
+  test       evaluate a checkpoint on the test split (LightningCLI)
+  pretrain   pretrain the built-in tiny model ladder on the embedded world (cached)
+  export     write a finetuned checkpoint as a Hugging Face / peft directory
+  law        fit, predict with and compare scaling laws on a table of measurements
+
+Run `ftscale <command> --help` for the options of a command.
+quick start: ftscale fit --config configs/quickstart.yaml --model configs/methods/lora.yaml
+"""
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for ftscale's own progress: no per-load bars or advice from transformers."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def _run(command: str, args: list[str]) -> int:
+    if command == "law":
+        from scaling_laws.cli import main as law_main
+
+        return law_main(args)
+    _quiet_libraries()
+    if command == "pretrain":
+        from backbones.pretrain import main as pretrain_main
+
+        return pretrain_main(args)
+    if command == "export":
+        from sweeps.export import main as export_main
+
+        return export_main(args)
+    from sweeps.lightning_cli import FtscaleCLI
+
+    FtscaleCLI([command, *args])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a command; input errors end in one `error:` line (FTSCALE_DEBUG=1 shows the traceback)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if (
+        not argv
+        or argv[0] in ("-h", "--help")
+        or argv[0] not in {"fit", "validate", "test", "pretrain", "export", "law"}
+    ):
+        print(USAGE, end="")
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    try:
+        return _run(argv[0], argv[1:])
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        if os.environ.get("FTSCALE_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""`ftscale export`: a finetuned checkpoint as a directory `from_pretrained` loads."""
+
+from jsonargparse import ArgumentParser
+
+from lightning_modules import FinetuneModule
+
+
+def main(argv: list[str]) -> int:
+    parser = ArgumentParser(
+        prog="ftscale export",
+        description="Write a checkpoint of `ftscale fit` as a Hugging Face model (FMT) or peft adapter (PET) "
+        "directory, with its tokenizer: load it with AutoModelForCausalLM / PeftModel.from_pretrained.",
+    )
+    parser.add_argument("checkpoint", help="A .ckpt written by `ftscale fit`.")
+    parser.add_argument("out_dir", help="Directory to write.")
+    args = parser.parse_args(argv)
+    # The CLI stored the method's class path in the checkpoint, so the base class rebuilds the right method.
+    module = FinetuneModule.load_from_checkpoint(args.checkpoint, map_location="cpu")
+    print(f"wrote {module.export(args.out_dir)}")
+    return 0

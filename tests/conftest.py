@@ -1,0 +1,73 @@
+"""Shared fixtures: an isolated cache, a tokenizer of the embedded world, tiny backbones and the test ladder."""
+
+import os
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer, LlamaForCausalLM
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_LADDER = ROOT / "configs" / "pretrain" / "test.yaml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ftscale_cache(tmp_path_factory) -> Path:
+    """Every test session pretrains into its own cache, never the user's."""
+    path = tmp_path_factory.mktemp("ftscale-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FTSCALE_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="session")
+def world_tokenizer_dir(ftscale_cache) -> Path:
+    from datamodules import world_tokenizer
+
+    return world_tokenizer(seed=0, vocab_size=1024)
+
+
+@pytest.fixture(scope="session")
+def make_backbone(world_tokenizer_dir, tmp_path_factory):
+    """Build (once per size) a randomly initialised ladder model with the world tokenizer; return its path."""
+    from backbones.ladder import ladder_config
+
+    built: dict[str, Path] = {}
+
+    def make(size: str = "xs") -> Path:
+        if size not in built:
+            tokenizer = AutoTokenizer.from_pretrained(world_tokenizer_dir)
+            config = ladder_config(
+                size,
+                len(tokenizer),
+                512,
+                tokenizer.bos_token_id,
+                tokenizer.eos_token_id,
+                tokenizer.pad_token_id,
+            )
+            path = tmp_path_factory.mktemp(f"backbone-{size}")
+            LlamaForCausalLM(config).save_pretrained(path)
+            tokenizer.save_pretrained(path)
+            built[size] = path
+        return built[size]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def test_ladder(ftscale_cache) -> dict[str, dict]:
+    """The test ladder of configs/pretrain/test.yaml, pretrained once per session (slow tests only)."""
+    from backbones.pretrain import load_pretrain_config, pretrain_ladder
+
+    return pretrain_ladder(load_pretrain_config(TEST_LADDER))
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Run with the repository as working directory, as the README's commands do."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+def pytest_configure(config):
+    # Two cores on CI: torch's own threads should not fight pytest-xdist workers if the user adds -n.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,124 @@
+"""The three methods: what trains, what the loss counts, what a checkpoint and an export hold."""
+
+import lightning as L
+import pytest
+import torch
+from peft import PeftModel
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import AutoModelForCausalLM
+
+from lightning_modules import FullFinetune, LoRA, PromptTuning
+from lightning_modules.base import IGNORE_INDEX
+from tests.helpers import make_batch
+
+METHODS = {
+    "fmt": (FullFinetune, {}),
+    "prompt_tuning": (PromptTuning, {"num_virtual_tokens": 7}),
+    "lora": (LoRA, {"rank": 4}),
+}
+
+
+def build(method: str, backbone, **overrides):
+    cls, kwargs = METHODS[method]
+    module = cls(backbone=str(backbone), **{**kwargs, **overrides})
+    module.configure_model()
+    return module
+
+
+def test_trainable_parameters_follow_each_methods_formula(make_backbone):
+    backbone = make_backbone("s")
+    fmt = build("fmt", backbone)
+    assert fmt.trainable_parameters == fmt.total_parameters
+
+    prompt = build("prompt_tuning", backbone, num_virtual_tokens=13)
+    hidden = prompt.model.config.hidden_size
+    assert prompt.trainable_parameters == 13 * hidden
+
+    lora = build("lora", backbone, rank=3)
+    base = fmt.model
+    linears = [m for name, m in base.named_modules() if isinstance(m, nn.Linear) and "lm_head" not in name]
+    assert lora.trainable_parameters == sum(3 * (m.in_features + m.out_features) for m in linears)
+
+
+def test_loss_counts_exactly_the_labelled_target_tokens(make_backbone):
+    module = build("fmt", make_backbone("xs"))
+    batch = make_batch()
+    nll, count = module.token_nll(batch)
+    # Hugging Face's own shifted, masked mean cross-entropy is the reference.
+    reference = module.model(**batch).loss
+    assert count == (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
+    torch.testing.assert_close(nll / count, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_prompt_tuning_loss_ignores_the_virtual_token_positions(make_backbone):
+    module = build("prompt_tuning", make_backbone("xs"))
+    batch = make_batch()
+    nll, count = module.token_nll(batch)
+    assert count == (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
+    torch.testing.assert_close(nll / count, module.model(**batch).loss, rtol=1e-5, atol=1e-5)
+
+
+def train_one_step(module, tmp_path, steps: int = 1) -> L.Trainer:
+    batches = [make_batch(vocab=module.model.config.vocab_size) for _ in range(steps)]
+    loader = DataLoader(batches, batch_size=None)
+    trainer = L.Trainer(
+        max_steps=steps,
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return trainer
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "lora"])
+def test_a_training_step_changes_only_the_trainable_tensors(method, make_backbone, tmp_path):
+    module = build(method, make_backbone("xs"))
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    train_one_step(module, tmp_path)
+    for name, param in module.named_parameters():
+        changed = not torch.equal(before[name], param.detach())
+        assert changed == param.requires_grad, name
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "lora"])
+def test_pet_checkpoints_hold_only_trained_weights_and_are_20x_smaller(method, make_backbone, tmp_path):
+    backbone = make_backbone("l")
+    sizes = {}
+    for name in ("fmt", method):
+        module = build(name, backbone)
+        trainer = train_one_step(module, tmp_path / name)
+        path = tmp_path / f"{name}.ckpt"
+        trainer.save_checkpoint(path)
+        saved = torch.load(path, weights_only=False)["state_dict"]
+        trained = {n for n, p in module.named_parameters() if p.requires_grad}
+        assert set(saved) == trained
+        sizes[name] = path.stat().st_size
+    assert sizes["fmt"] / sizes[method] >= 20
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_export_loads_back_with_identical_logits(method, make_backbone, tmp_path):
+    backbone = make_backbone("xs")
+    module = build(method, backbone).eval()
+    with torch.no_grad():  # move the trained tensors away from their init so the export must carry them
+        for p in module.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    out = module.export(tmp_path / "export")
+    if method == "fmt":
+        loaded = AutoModelForCausalLM.from_pretrained(out)
+    else:
+        loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(backbone), out)
+    batch = make_batch(vocab=module.model.config.vocab_size)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(**inputs).logits, module.model(**inputs).logits)
+
+
+def test_prompt_tuning_text_init_needs_text():
+    with pytest.raises(ValueError, match="init_text"):
+        PromptTuning(backbone="unused", init="text")
