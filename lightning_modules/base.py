@@ -1,6 +1,5 @@
 """The LightningModule every finetuning method shares; a method only decides what of the backbone trains."""
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,8 +11,7 @@ from torchmetrics import MeanMetric
 from transformers import AutoTokenizer, PreTrainedModel, get_cosine_schedule_with_warmup
 
 from backbones.loading import load_backbone
-
-IGNORE_INDEX = -100  # label value for tokens outside the loss (source and padding)
+from datamodules.batching import IGNORE_INDEX
 
 
 class FinetuneModule(L.LightningModule):
@@ -56,7 +54,8 @@ class FinetuneModule(L.LightningModule):
         if self.model is not None:
             return
         backbone = load_backbone(self.hparams.backbone, self.hparams.attn_implementation)
-        self.model = self.adapt(backbone)
+        # from_pretrained returns eval mode and Lightning keeps module modes: train mode enables dropout.
+        self.model = self.adapt(backbone).train()
 
     @property
     def trainable_parameters(self) -> int:
@@ -123,7 +122,7 @@ class FinetuneModule(L.LightningModule):
         else:
             optimizer = torch.optim.Adafactor(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
         total = self.trainer.estimated_stepping_batches
-        scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(hp.warmup_ratio * total), total)
+        scheduler = get_cosine_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

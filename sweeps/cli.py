@@ -21,14 +21,18 @@ quick start: ftscale fit --config configs/quickstart.yaml --model configs/method
 
 
 def _quiet_libraries() -> None:
-    """Keep the terminal for ftscale's own progress: no per-load bars or advice from transformers."""
-    from transformers.utils import logging
+    """Keep the terminal for ftscale's own output: no per-load bars, hardware banners or tips."""
+    import logging
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _run(command: str, args: list[str]) -> int:
+def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
     if command == "law":
         from scaling_laws.cli import main as law_main
 
@@ -44,13 +48,15 @@ def _run(command: str, args: list[str]) -> int:
         return export_main(args)
     from sweeps.lightning_cli import FtscaleCLI
 
-    FtscaleCLI([command, *args])
+    # LightningCLI warns when handed arguments that sys.argv also holds: let it read sys.argv itself then.
+    FtscaleCLI(None if from_sys_argv else [command, *args])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a command; input errors end in one `error:` line (FTSCALE_DEBUG=1 shows the traceback)."""
-    argv = sys.argv[1:] if argv is None else argv
+    from_sys_argv = argv is None
+    argv = sys.argv[1:] if from_sys_argv else argv
     if (
         not argv
         or argv[0] in ("-h", "--help")
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     try:
-        return _run(argv[0], argv[1:])
+        return _run(argv[0], argv[1:], from_sys_argv)
     except (ValueError, FileNotFoundError, KeyError) as err:
         if os.environ.get("FTSCALE_DEBUG"):
             raise

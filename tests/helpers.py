@@ -2,7 +2,7 @@
 
 import torch
 
-from lightning_modules.base import IGNORE_INDEX
+from datamodules.batching import IGNORE_INDEX
 
 
 def make_batch(vocab: int = 200, batch: int = 3, length: int = 11, source: int = 4) -> dict[str, torch.Tensor]:

@@ -1,0 +1,152 @@
+"""Finetuning tasks of the embedded world: translation and multilingual summarisation."""
+
+from functools import lru_cache
+
+from datamodules import templates
+from datamodules.finetune import FinetuneDataModule
+from datamodules.world import Example, World
+from datamodules.world.languages import LANGUAGES, check_language
+
+
+@lru_cache(maxsize=4)
+def _world(seed: int) -> World:
+    return World(seed)  # its lexicons take a moment to build, and every split of a task shares them
+
+
+def _check_codes(argument: str, codes: list[str]) -> None:
+    """Name the offending argument in the error, so a bad config is easy to fix."""
+    for code in codes:
+        try:
+            check_language(code)
+        except ValueError as error:
+            raise ValueError(f"data.{argument}: {error}") from None
+
+
+def _check_sizes(**sizes: int) -> dict[str, int]:
+    for name, size in sizes.items():
+        if size < 1:
+            raise ValueError(f"data.{name}={size} must be at least 1")
+    return {"train": sizes["pool_size"], "validation": sizes["val_size"], "test": sizes["test_size"]}
+
+
+class SyntheticTranslation(FinetuneDataModule):
+    """Sentence translation between two languages of the embedded world.
+
+    Args:
+        tokenizer: Hugging Face tokenizer path or hub id (usually the backbone's).
+        world_seed: Seed of the embedded world (its word forms and sentences).
+        source_lang: Code of the language translated from.
+        target_lang: Code of the language translated into.
+        pool_size: Size of the training split that `train_size` subsets are drawn from.
+        val_size: Size of the validation split.
+        test_size: Size of the test split.
+        train_size: Finetuning examples to train on (the paper's Df); None uses the whole training split.
+        subset_seed: Seed of the training subset; different seeds give the paper's "random subsets".
+        batch_size: Training examples per batch.
+        eval_batch_size: Validation and test examples per batch.
+        max_source_tokens: Longest source (prompt) in tokens, bos included; longer ones are cut at the end.
+        max_target_tokens: Longest target in tokens, eos included; longer ones are cut at the end.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(
+        self,
+        tokenizer: str,
+        world_seed: int = 0,
+        source_lang: str = "ve",
+        target_lang: str = "ka",
+        pool_size: int = 20000,
+        val_size: int = 500,
+        test_size: int = 500,
+        train_size: int | None = None,
+        subset_seed: int = 0,
+        batch_size: int = 16,
+        eval_batch_size: int = 32,
+        max_source_tokens: int = 256,
+        max_target_tokens: int = 256,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(
+            tokenizer, train_size, subset_seed, batch_size, eval_batch_size, max_source_tokens,
+            max_target_tokens, num_workers,
+        )  # fmt: skip
+        _check_codes("source_lang", [source_lang])
+        _check_codes("target_lang", [target_lang])
+        if source_lang == target_lang:
+            raise ValueError(f"data.source_lang and data.target_lang are both {source_lang!r}; pick two languages")
+        self.world_seed = world_seed
+        self.source_lang = source_lang
+        self.target_lang = target_lang
+        self.split_sizes = _check_sizes(pool_size=pool_size, val_size=val_size, test_size=test_size)
+
+    def load_split(self, split: str) -> list[Example]:
+        world = _world(self.world_seed)
+        return world.translation(self.source_lang, self.target_lang, split, self.split_sizes[split])
+
+    def render_source(self, example: Example) -> str:
+        return templates.TRANSLATION.format(
+            source_language=LANGUAGES[self.source_lang].name,
+            target_language=LANGUAGES[self.target_lang].name,
+            source=example.source,
+        )
+
+
+class SyntheticSummarization(FinetuneDataModule):
+    """Multilingual document summarisation in the embedded world (the summary is in the document's language).
+
+    Args:
+        tokenizer: Hugging Face tokenizer path or hub id (usually the backbone's).
+        world_seed: Seed of the embedded world (its word forms and documents).
+        languages: Codes of the document languages; None uses every language. Splits are divided evenly.
+        pool_size: Size of the training split that `train_size` subsets are drawn from.
+        val_size: Size of the validation split.
+        test_size: Size of the test split.
+        train_size: Finetuning examples to train on (the paper's Df); None uses the whole training split.
+        subset_seed: Seed of the training subset; different seeds give the paper's "random subsets".
+        batch_size: Training examples per batch.
+        eval_batch_size: Validation and test examples per batch.
+        max_source_tokens: Longest source (prompt) in tokens, bos included; longer ones are cut at the end.
+        max_target_tokens: Longest target in tokens, eos included; longer ones are cut at the end.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(
+        self,
+        tokenizer: str,
+        world_seed: int = 0,
+        languages: list[str] | None = None,
+        pool_size: int = 20000,
+        val_size: int = 500,
+        test_size: int = 500,
+        train_size: int | None = None,
+        subset_seed: int = 0,
+        batch_size: int = 16,
+        eval_batch_size: int = 32,
+        max_source_tokens: int = 256,
+        max_target_tokens: int = 256,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(
+            tokenizer, train_size, subset_seed, batch_size, eval_batch_size, max_source_tokens,
+            max_target_tokens, num_workers,
+        )  # fmt: skip
+        languages = list(LANGUAGES) if languages is None else list(languages)
+        if not languages:
+            raise ValueError(f"data.languages is empty; valid codes: {', '.join(LANGUAGES)}")
+        _check_codes("languages", languages)
+        if len(set(languages)) < len(languages):
+            raise ValueError(f"data.languages {languages} repeats a language")
+        self.world_seed = world_seed
+        self.languages = languages
+        self.split_sizes = _check_sizes(pool_size=pool_size, val_size=val_size, test_size=test_size)
+
+    def load_split(self, split: str) -> list[Example]:
+        world = _world(self.world_seed)
+        total, k = self.split_sizes[split], len(self.languages)
+        examples = []
+        for i, code in enumerate(self.languages):
+            examples += world.summarization(code, split, total // k + (i < total % k))
+        return examples
+
+    def render_source(self, example: Example) -> str:
+        return templates.SUMMARIZATION.format(language=LANGUAGES[example.language].name, document=example.source)

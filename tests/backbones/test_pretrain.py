@@ -1,0 +1,59 @@
+"""Ladder pretraining: config validation, caching, and that the ladder behaves like a ladder."""
+
+import time
+
+import pytest
+
+from backbones.pretrain import PretrainConfig, load_pretrain_config, pretrain_ladder
+from backbones.spec import resolve_backbone
+from tests.conftest import TEST_LADDER
+
+
+def test_budgets_must_be_whole_steps():
+    with pytest.raises(ValueError, match="multiple of seq_len \\* batch_size = 4096"):
+        PretrainConfig(token_budgets=[5000], seq_len=128, batch_size=32)
+
+
+def test_unknown_size_is_refused():
+    with pytest.raises(ValueError, match="expected names from"):
+        PretrainConfig(sizes=["huge"])
+
+
+def test_cache_key_ignores_which_sizes_are_trained():
+    assert PretrainConfig(sizes=["xs"]).key == PretrainConfig(sizes=["xs", "l"]).key
+    assert PretrainConfig(seed=1).key != PretrainConfig(seed=2).key
+
+
+def test_missing_ladder_config_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
+        resolve_backbone("ladder:xs", tmp_path / "nope.yaml")
+
+
+def test_ladder_spec_errors_name_the_valid_choices():
+    with pytest.raises(ValueError, match="sizes: \\['xs', 's', 'm'\\]"):
+        resolve_backbone("ladder:xl", TEST_LADDER)
+    with pytest.raises(ValueError, match="budgets are 0 and"):
+        resolve_backbone("ladder:xs@123", TEST_LADDER)
+
+
+@pytest.mark.slow
+def test_held_out_loss_falls_with_pretraining_tokens_and_with_model_size(test_ladder):
+    for size, manifest in test_ladder.items():
+        losses = [c["val_loss"] for c in manifest["checkpoints"]]
+        assert losses == sorted(losses, reverse=True), (size, losses)
+        assert len(set(losses)) == len(losses)
+    final = [test_ladder[s]["checkpoints"][-1]["val_loss"] for s in ("xs", "s", "m")]
+    assert final == sorted(final, reverse=True), final
+    params = [test_ladder[s]["non_embedding_params"] for s in ("xs", "s", "m")]
+    assert params == sorted(params)
+
+
+@pytest.mark.slow
+def test_a_second_call_does_no_work_and_specs_resolve_to_the_checkpoints(test_ladder):
+    config = load_pretrain_config(TEST_LADDER)
+    start = time.perf_counter()
+    assert pretrain_ladder(config) == test_ladder
+    assert time.perf_counter() - start < 5
+    path = resolve_backbone("ladder:s@65536", TEST_LADDER)
+    assert path == str(config.checkpoint_dir("s", 65536))
+    assert resolve_backbone("ladder:s", TEST_LADDER) == test_ladder["s"]["checkpoints"][-1]["path"]

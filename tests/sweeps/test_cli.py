@@ -1,0 +1,95 @@
+"""The `ftscale` command: help, config printing, one-line errors for bad input, and real runs."""
+
+import csv
+import math
+
+import pytest
+import yaml
+
+from sweeps.cli import main
+from sweeps.lightning_cli import FtscaleCLI
+from tests.conftest import TEST_LADDER
+
+QUICKSTART = ["--config", "configs/quickstart.yaml"]
+
+
+def run_fit(*args: str) -> int:
+    return main(["fit", *QUICKSTART, "--ladder", str(TEST_LADDER), *args])
+
+
+def test_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("fit", "validate", "test", "pretrain", "export", "law"):
+        assert f"\n  {command} " in out
+
+
+def test_unknown_command_is_refused(capsys):
+    assert main(["train"]) == 2
+
+
+def test_print_config_shows_the_swapped_method_and_kept_backbone(in_repo, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", *QUICKSTART, "--model", "configs/methods/prompt_tuning.yaml", "--print_config"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "class_path: lightning_modules.PromptTuning" in out
+    assert "backbone: ladder:m" in out
+    assert "num_virtual_tokens: 20" in out
+
+
+def test_unknown_method_class_is_refused_before_anything_runs(in_repo, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", *QUICKSTART, "--model.class_path", "lightning_modules.NoSuchMethod"])
+    assert exit_.value.code == 2
+    assert "NoSuchMethod" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model.backbone", "/no/such/model"], "model.backbone='/no/such/model': no Hugging Face model directory"),
+        (["--data.train_size", "100000000"], "train_size"),
+        (["--data.train_size", "0"], "train_size"),
+        (["--data.target_lang", "zz"], "zz"),
+        (["--data.target_lang", ""], "target_lang"),
+    ],
+)
+def test_bad_input_ends_in_one_error_line(args, message, in_repo, capsys, make_backbone, tmp_path):
+    backbone = [] if "--model.backbone" in args else ["--model.backbone", str(make_backbone("xs"))]
+    code = run_fit(*backbone, *args, "--trainer.default_root_dir", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fmt", "prompt_tuning", "lora"])
+def test_quickstart_fits_each_method_and_reports_val_and_test_loss(method, in_repo, test_ladder, tmp_path):
+    cli = FtscaleCLI(
+        [
+            "fit",
+            *QUICKSTART,
+            "--ladder",
+            str(TEST_LADDER),
+            "--model",
+            f"configs/methods/{method}.yaml",
+            "--trainer.max_steps",
+            "30",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    assert (run_dir / "config.yaml").is_file()
+    logged: dict[str, float] = {}
+    with open(run_dir / "metrics.csv") as rows:
+        for row in csv.DictReader(rows):
+            logged.update({k: float(v) for k, v in row.items() if v})
+    for key in ("train/loss", "val/loss", "val/ppl", "test/loss", "test/ppl"):
+        assert math.isfinite(logged[key]), key
+    assert logged["test/ppl"] == pytest.approx(math.exp(logged["test/loss"]), rel=1e-4)
+    hparams = yaml.safe_load((run_dir / "hparams.yaml").read_text())
+    assert hparams["trainable_params"] == cli.model.trainable_parameters > 0
+    assert hparams["total_params"] == cli.model.total_parameters
