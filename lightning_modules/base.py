@@ -1,5 +1,6 @@
 """The LightningModule every finetuning method shares; a method only decides what of the backbone trains."""
 
+import importlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,3 +143,17 @@ class FinetuneModule(L.LightningModule):
         self.model.save_pretrained(out)
         AutoTokenizer.from_pretrained(self.hparams.backbone).save_pretrained(out)
         return out
+
+
+def load_method(checkpoint: str | Path, **kwargs) -> FinetuneModule:
+    """Rebuild the method a `ftscale fit` checkpoint was trained with, its trained weights loaded."""
+    hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    # LightningCLI records the method's class path; loading through the base class would drop it.
+    class_path = hparams.get("_class_path")
+    if class_path is None:
+        raise ValueError(f"{checkpoint}: no method class recorded; was it written by `ftscale fit`?")
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, FinetuneModule)):
+        raise ValueError(f"{checkpoint}: {class_path!r} is not a FinetuneModule method")
+    return cls.load_from_checkpoint(checkpoint, **kwargs)

@@ -2,7 +2,7 @@
 
 from jsonargparse import ArgumentParser
 
-from lightning_modules import FinetuneModule
+from lightning_modules import load_method
 
 
 def main(argv: list[str]) -> int:
@@ -14,7 +14,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("checkpoint", help="A .ckpt written by `ftscale fit`.")
     parser.add_argument("out_dir", help="Directory to write.")
     args = parser.parse_args(argv)
-    # The CLI stored the method's class path in the checkpoint, so the base class rebuilds the right method.
-    module = FinetuneModule.load_from_checkpoint(args.checkpoint, map_location="cpu")
+    module = load_method(args.checkpoint, map_location="cpu")
     print(f"wrote {module.export(args.out_dir)}")
     return 0
