@@ -14,6 +14,7 @@ commands:
   pretrain   pretrain the built-in tiny model ladder on the embedded world (cached)
   export     write a finetuned checkpoint as a Hugging Face / peft directory
   law        fit, predict with and compare scaling laws on a table of measurements
+  sweep      plan, run (resumable, several runners) and summarise a sweep of finetuning runs
 
 Run `ftscale <command> --help` for the options of a command.
 quick start: ftscale fit --config configs/quickstart.yaml --model configs/methods/lora.yaml
@@ -23,6 +24,7 @@ quick start: ftscale fit --config configs/quickstart.yaml --model configs/method
 def _quiet_libraries() -> None:
     """Keep the terminal for ftscale's own output: no per-load bars, hardware banners or tips."""
     import logging
+    import warnings
 
     from transformers.utils import logging as transformers_logging
 
@@ -30,6 +32,10 @@ def _quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # bitsandbytes' CPU backend offers a hub-downloaded kernel at import; the built-in path works without it.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # Lightning's own use of a deprecated torch pytree API; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
@@ -37,6 +43,10 @@ def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
         from scaling_laws.cli import main as law_main
 
         return law_main(args)
+    if command == "sweep":
+        from sweeps.sweep_cli import main as sweep_main
+
+        return sweep_main(args)
     _quiet_libraries()
     if command == "pretrain":
         from backbones.pretrain import main as pretrain_main
@@ -60,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if (
         not argv
         or argv[0] in ("-h", "--help")
-        or argv[0] not in {"fit", "validate", "test", "pretrain", "export", "law"}
+        or argv[0] not in {"fit", "validate", "test", "pretrain", "export", "law", "sweep"}
     ):
         print(USAGE, end="")
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
