@@ -100,7 +100,10 @@ def plot_critical(
     ax = fig.add_subplot()
     ax.plot(xs, dfc, marker="o")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    if np.isnan(dfc).all():  # nothing to put on a log axis: say so instead
+        ax.text(0.5, 0.5, "the two laws never cross at these X", transform=ax.transAxes, ha="center")
+    else:
+        ax.set_yscale("log")
     ax.set_xlabel("X")
     ax.set_ylabel("critical finetuning data size Df_c")
     ax.set_title(f"{labels[0]} ({fit1.law}) vs {labels[1]} ({fit2.law})")

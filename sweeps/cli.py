@@ -14,14 +14,16 @@ commands:
   pretrain   pretrain the built-in tiny model ladder on the embedded world (cached)
   export     write a finetuned checkpoint as a Hugging Face / peft directory
   law        fit, predict with and compare scaling laws on a table of measurements
+             (`ftscale law fit --sweep DIR` fits a sweep directory)
   sweep      plan, run (resumable, several runners) and summarise a sweep of finetuning runs
+  demo       the whole study on the embedded world: pretrain, sweep, fit, report.html
 
 Run `ftscale <command> --help` for the options of a command.
-quick start: ftscale fit --config configs/quickstart.yaml --model configs/methods/lora.yaml
+quick start: ftscale demo            one run: ftscale fit --config configs/quickstart.yaml
 """
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Keep the terminal for ftscale's own output: no per-load bars, hardware banners or tips."""
     import logging
     import warnings
@@ -39,15 +41,23 @@ def _quiet_libraries() -> None:
 
 
 def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
+    if command == "law" and "--sweep" in args:  # a sweep directory, not a table of measurements
+        from sweeps.finalize import main as fit_sweep_main
+
+        return fit_sweep_main(args[1:] if args[:1] == ["fit"] else args)
     if command == "law":
         from scaling_laws.cli import main as law_main
 
         return law_main(args)
+    quiet_libraries()
     if command == "sweep":
         from sweeps.sweep_cli import main as sweep_main
 
         return sweep_main(args)
-    _quiet_libraries()
+    if command == "demo":
+        from sweeps.demo import main as demo_main
+
+        return demo_main(args)
     if command == "pretrain":
         from backbones.pretrain import main as pretrain_main
 
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if (
         not argv
         or argv[0] in ("-h", "--help")
-        or argv[0] not in {"fit", "validate", "test", "pretrain", "export", "law", "sweep"}
+        or argv[0] not in {"fit", "validate", "test", "pretrain", "export", "law", "sweep", "demo"}
     ):
         print(USAGE, end="")
         return 0 if not argv or argv[0] in ("-h", "--help") else 2

@@ -84,7 +84,7 @@ def _critical(joint: Laws, points: list[dict], figures: Path, out_dir: Path) -> 
         xs = sorted({float(p[AXES[a1]]) for p in points if a1 in p["axes"]})
         fit1, fit2 = joint[(m1, a1)], joint[(m2, a2)]
         figure = figures / f"critical-{m1}-{m2}-{a1}.png"
-        sl.plot_critical(fit1, fit2, xs, path=figure)
+        sl.plot_critical(fit1, fit2, xs, labels=(m1, m2), path=figure)
         rows.append({
             "axis": a1, "method_a": m1, "method_b": m2, "x": xs,
             "df_c": [sl.critical_data_size(fit1, fit2, x) for x in xs], "figure": str(figure.relative_to(out_dir)),

@@ -35,3 +35,11 @@ def test_plot_critical(tmp_path):
     fig = plot_critical(f1, f2, xs, path=tmp_path / "crit.svg")
     assert (tmp_path / "crit.png").exists() and (tmp_path / "crit.svg").exists()
     np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), xs)
+
+
+def test_plot_critical_says_so_when_the_laws_never_cross(tmp_path):
+    f1 = FitResult("multiplicative", {"A": 60.0, "alpha": 0.5, "beta": 0.15, "E": 0.75}, 0.0, True, "")
+    f2 = FitResult("multiplicative", {"A": 60.0, "alpha": 0.5, "beta": 0.15, "E": 0.5}, 0.0, True, "")
+    fig = plot_critical(f1, f2, np.geomspace(1e9, 1.6e10, 3), path=tmp_path / "never.png")
+    assert (tmp_path / "never.png").stat().st_size > 0
+    assert "never cross" in fig.axes[0].texts[0].get_text()

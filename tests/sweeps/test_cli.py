@@ -20,7 +20,7 @@ def run_fit(*args: str) -> int:
 def test_help_lists_every_command(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("fit", "validate", "test", "pretrain", "export", "law"):
+    for command in ("fit", "validate", "test", "pretrain", "export", "law", "sweep", "demo"):
         assert f"\n  {command} " in out
 
 

@@ -1,0 +1,209 @@
+"""The runner: resume after kill -9, two runners sharing a sweep, failures recorded, the hook fired once."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from sweeps.cli import main
+from sweeps.runner import Job, drain, run_in_process, run_sweep
+from sweeps.spec import load_spec
+from sweeps.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]  # not from conftest: the killed runner imports this module, kept light
+
+TEST_SPEC = "configs/sweeps/test.yaml"
+BLOCK_AT = "FTSCALE_TEST_BLOCK_AT"  # the fake run that starts as number N (1-based) hangs, to be killed
+RUNNERS = "FTSCALE_TEST_RUNNERS"  # fake runs wait until this many runners have started one
+
+
+def log(job: Job, event: str) -> None:
+    # One short O_APPEND write per line: whole lines even when runners append at once or are killed.
+    fd = os.open(job.store_path.parent / "executions.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(fd, f"{event} {job.point_id} {job.owner}\n".encode())
+    os.close(fd)
+
+
+def events(sweep_dir: Path) -> list[tuple[str, str, str]]:
+    path = sweep_dir / "executions.log"
+    return [tuple(line.split()) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def fake_execute(job: Job) -> None:
+    """Stands in for training: logs the run, takes a moment, records a result like RecordResult."""
+    log(job, "start")
+    sweep_dir = job.store_path.parent
+    started = sum(e[0] == "start" for e in events(sweep_dir))
+    if os.environ.get(BLOCK_AT) == str(started):
+        time.sleep(3600)
+    deadline = time.monotonic() + 30
+    while len({e[2] for e in events(sweep_dir)}) < int(os.environ.get(RUNNERS, "1")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(float(os.environ.get("FTSCALE_TEST_DELAY", "0.05")))
+    Store(job.store_path).finish(job.point_id, job.owner, {"test/loss": 1.0, "args": job.args})
+    log(job, "end")
+
+
+def failing_execute(job: Job) -> None:
+    """Fails the points on model size s, like a run that raises."""
+    if "ladder:s@393216" in job.args:
+        raise ValueError(f"boom in {job.point_id}")
+    fake_execute(job)
+
+
+def silent_execute(job: Job) -> None:
+    """Returns without recording a result."""
+
+
+def hook(sweep_dir: Path) -> None:
+    with open(Path(sweep_dir) / "hook.log", "a") as out:
+        out.write(f"{os.getpid()}\n")
+
+
+def hook_calls(sweep_dir: Path) -> int:
+    path = sweep_dir / "hook.log"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def fake_run(sweep_dir: Path, execute=fake_execute, **kwargs) -> Store:
+    return run_sweep(
+        TEST_SPEC, sweep_dir, execute=execute, on_complete=hook, pretrain=False, show_progress=False, **kwargs
+    )
+
+
+def test_a_sweep_runs_every_point_once_and_a_rerun_runs_none(in_repo, tmp_path):
+    spec = load_spec(TEST_SPEC)
+    store = fake_run(tmp_path)
+    rows = store.rows()
+    assert [r["id"] for r in rows] == [p.id for p in spec.points()]
+    assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
+    # Each run got the point's arguments, its own directory and the recording callback.
+    for row, point in zip(rows, spec.points(), strict=True):
+        args = row["metrics"]["args"]
+        assert args[: len(point.cli_args(tmp_path))] == point.cli_args(tmp_path)
+        assert any(a.startswith("--trainer.callbacks+=") and point.id in a for a in args)
+    assert hook_calls(tmp_path) == 1 and (tmp_path / "spec.yaml").is_file()
+
+    fake_run(tmp_path)
+    assert len(events(tmp_path)) == 2 * len(rows) and hook_calls(tmp_path) == 1
+
+
+def test_a_failing_point_is_recorded_and_the_sweep_goes_on(in_repo, tmp_path):
+    store = fake_run(tmp_path, execute=failing_execute)
+    rows = store.rows()
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["factors"]["model_size"] for r in failed} == {"s"} and len(failed) == 4
+    assert all(f"ValueError: boom in {r['id']}" in r["error"] for r in failed)
+    assert sum(r["status"] == "done" for r in rows) == len(rows) - 4
+    assert hook_calls(tmp_path) == 1  # the sweep is complete, failures included
+
+    fake_run(tmp_path)  # failed points stay failed unless asked
+    assert store.counts()["failed"] == 4
+    fake_run(tmp_path, retry_failed=True)
+    assert store.counts()["done"] == len(rows)
+    runs = Counter(point for event, point, _ in events(tmp_path) if event == "end")
+    assert set(runs.values()) == {1}  # done points were never rerun
+    assert hook_calls(tmp_path) == 2  # reopened by the retry, completed again
+
+
+def test_a_run_that_records_nothing_is_a_failure(in_repo, tmp_path):
+    store = fake_run(tmp_path, execute=silent_execute)
+    assert store.counts()["failed"] == len(store.rows())
+    assert "without recording a result" in store.rows()[0]["error"]
+
+
+def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, tmp_path):
+    spec = load_spec(TEST_SPEC)
+    store = Store(tmp_path / "results.sqlite")
+    store.add_points(spec.points())
+    code = (
+        "from tests.sweeps.test_runner import fake_execute; from sweeps.runner import drain; "
+        f"drain({str(tmp_path)!r}, execute=fake_execute)"
+    )
+    runner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ | {BLOCK_AT: "4"})
+    deadline = time.monotonic() + 60
+    while sum(e[0] == "start" for e in events(tmp_path)) < 4:
+        assert runner.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    before = {r["id"] for r in store.rows() if r["status"] == "done"}
+    killed = events(tmp_path)[-1][1]
+    assert len(before) == 3 and store.get(killed)["status"] == "running"
+
+    # The default lease (minutes) has not expired: the rerun sees the runner is dead and takes the point over.
+    started = time.monotonic()
+    drain(tmp_path, execute=fake_execute)
+    assert time.monotonic() - started < 60
+    rows = store.rows()
+    assert sorted(r["id"] for r in rows) == sorted(p.id for p in spec.points())
+    assert all(r["status"] == "done" for r in rows)
+    ends = Counter(point for event, point, _ in events(tmp_path) if event == "end")
+    assert set(ends) == {r["id"] for r in rows} and set(ends.values()) == {1}
+    starts = Counter(point for event, point, _ in events(tmp_path) if event == "start")
+    assert starts[killed] == 2 and store.get(killed)["attempts"] == 2
+    assert all(starts[point] == 1 for point in before)
+
+
+def test_two_runner_processes_share_a_sweep_and_the_hook_fires_once(in_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv(RUNNERS, "2")  # so that both really run at once, however slowly one of them starts
+    store = fake_run(tmp_path, workers=2)
+    rows = store.rows()
+    assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
+    ends = [(point, owner) for event, point, owner in events(tmp_path) if event == "end"]
+    assert sorted(point for point, _ in ends) == sorted(r["id"] for r in rows)
+    assert len({owner for _, owner in ends}) == 2  # both runners did work
+    assert hook_calls(tmp_path) == 1
+    assert store.completed_by() in {owner for _, owner in ends}
+
+
+def test_an_in_process_run_logs_into_its_point_and_reports_why_it_exited(in_repo, tmp_path, capfd):
+    log_path = tmp_path / "run.log"
+    job = Job(
+        "p0",
+        ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"],
+        tmp_path / "results.sqlite",
+        "me",
+        log_path,
+    )
+    with pytest.raises(RuntimeError, match=r"exited with 2: error: .*no_such_option"):
+        run_in_process(job)
+    out, err = capfd.readouterr()
+    assert "no_such_option" not in out + err and "usage: ftscale" in log_path.read_text()
+
+
+def test_status_summarises_a_sweep_directory(in_repo, tmp_path, capsys):
+    store = fake_run(tmp_path, execute=failing_execute)
+    assert main(["sweep", "status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert all(r["id"] in out for r in store.rows())
+    assert "0 pending, 0 running, 6 done, 4 failed (complete)" in out
+    assert "ValueError: boom in" in out
+    assert main(["sweep", "status", str(tmp_path / "nope")]) == 2
+
+
+@pytest.mark.slow
+def test_the_test_sweep_runs_for_real_and_stores_metrics_for_every_point(in_repo, test_ladder, tmp_path):
+    store = run_sweep(TEST_SPEC, tmp_path, on_complete=hook, show_progress=False)
+    rows = store.rows()
+    assert len(rows) == len(load_spec(TEST_SPEC).points())
+    for row in rows:
+        metrics = row["metrics"]
+        assert row["status"] == "done", row["error"]
+        assert math.isfinite(metrics["test/loss"]) and metrics["test/ppl"] == pytest.approx(
+            math.exp(metrics["test/loss"]), rel=1e-4
+        )
+        assert math.isfinite(metrics["val/loss"]) and metrics["steps"] == 4 and metrics["tokens_seen"] > 0
+        full = row["method"] == "fmt"
+        assert (metrics["trainable_params"] == metrics["total_params"]) == full
+        assert (tmp_path / "points" / row["id"] / "run.log").is_file()
+    xs_lora = [r for r in rows if r["method"] == "lora" and r["factors"]["model_size"] == "xs"]
+    lora = {r["factors"]["pet_size"]: r["metrics"]["trainable_params"] for r in xs_lora}
+    assert lora[2] < lora[4]
+    assert hook_calls(tmp_path) == 1
