@@ -19,6 +19,7 @@ from datamodules.cache import cache_dir
 from lightning_modules import FullFinetune
 
 MANIFEST = "manifest.json"
+RECIPE = "constant-lr-v2"  # part of the cache key: bump when the pretraining recipe changes
 
 
 @dataclass
@@ -33,14 +34,16 @@ class PretrainConfig:
         vocab_size: Size of the world tokenizer.
         seq_len: Tokens per packed training sequence.
         batch_size: Sequences per step.
-        learning_rate: Peak AdamW learning rate (warmup, then cosine decay to the largest budget).
+        learning_rate: AdamW learning rate after warmup, held constant so that every budget's checkpoint is
+            trained alike (a schedule decaying to the largest budget would leave the earlier ones un-annealed
+            and break the power law in pretraining tokens).
         warmup_ratio: Fraction of the steps spent warming up.
         val_tokens: Held-out corpus tokens each checkpoint is evaluated on.
         seed: Seed of the weight initialisation and data order.
     """
 
     sizes: list[str] = field(default_factory=lambda: ["xs", "s", "m", "l"])
-    token_budgets: list[int] = field(default_factory=lambda: [262144, 1048576, 2097152])
+    token_budgets: list[int] = field(default_factory=lambda: [262144, 524288, 1048576, 2097152])
     world_seed: int = 0
     vocab_size: int = 2048
     seq_len: int = 128
@@ -65,7 +68,7 @@ class PretrainConfig:
     @property
     def key(self) -> str:
         """Cache key of everything but `sizes`, so adding a size to a ladder reuses the others."""
-        fields = {k: v for k, v in asdict(self).items() if k != "sizes"}
+        fields = {k: v for k, v in asdict(self).items() if k != "sizes"} | {"recipe": RECIPE}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     def size_dir(self, size: str) -> Path:

@@ -9,7 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
-from transformers import AutoTokenizer, PreTrainedModel, get_cosine_schedule_with_warmup
+from transformers import (
+    AutoTokenizer,
+    PreTrainedModel,
+    get_constant_schedule_with_warmup,
+    get_cosine_schedule_with_warmup,
+)
 
 from backbones.loading import load_backbone
 from datamodules.batching import IGNORE_INDEX
@@ -24,7 +29,9 @@ class FinetuneModule(L.LightningModule):
         optimizer: `adamw`, or `adafactor` as in the paper.
         learning_rate: Peak learning rate (paper: 1e-3 FMT, 3e-1 prompt tuning, 1e-2 LoRA).
         weight_decay: Decoupled weight decay.
-        warmup_ratio: Fraction of the training steps spent in linear warmup before cosine decay to 0.
+        warmup_ratio: Fraction of the training steps spent in linear warmup.
+        lr_schedule: After warmup, `cosine` decay to 0 or a `constant` rate (pretraining uses constant, so
+            its intermediate checkpoints are comparable, as with Pythia's).
         attn_implementation: `flash_attention_2`, `sdpa` or `eager`; unset picks flash-attn on CUDA when
             installed, else sdpa.
     """
@@ -36,6 +43,7 @@ class FinetuneModule(L.LightningModule):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_ratio: float = 0.05,
+        lr_schedule: Literal["cosine", "constant"] = "cosine",
         attn_implementation: str | None = None,
     ) -> None:
         super().__init__()
@@ -123,7 +131,11 @@ class FinetuneModule(L.LightningModule):
         else:
             optimizer = torch.optim.Adafactor(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
         total = self.trainer.estimated_stepping_batches
-        scheduler = get_cosine_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total), total)
+        warmup = int(hp.warmup_ratio * total)
+        if hp.lr_schedule == "cosine":
+            scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, total)
+        else:
+            scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -46,13 +46,19 @@ def fit_two_stage(
     stage1: Sequence[str] | None = None,
     form: LawForm = MULTIPLICATIVE,
     shared: Sequence[str] = ("beta", "E"),
-    held_out: Sequence[str] | None = None,
+    held_out: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     **fit_kw,
 ) -> TwoStageResult:
     """Fit `shared` on the `stage1` factors together (each with its own other params), then refit each
     factor in `series` with the shared values fixed. series maps factor name -> points with X = that
-    factor (model size, pretraining tokens, PET size); stage1 defaults to every factor.
+    factor (model size, pretraining tokens, PET size); stage1 defaults to every factor. held_out is one
+    list of rules for every factor, or a mapping factor -> rules (the paper holds out the largest model
+    but an interior pretraining checkpoint).
     """
+
+    def rules(g: str) -> Sequence[str] | None:
+        return held_out.get(g) if isinstance(held_out, Mapping) else held_out
+
     names = list(stage1 or series)
     unknown = [s for s in names if s not in series] + [p for p in shared if p not in form.params]
     if unknown:
@@ -62,7 +68,7 @@ def fit_two_stage(
     parts = []
     for k, g in enumerate(names):
         points = series[g]
-        keep = ~held_out_mask(points, held_out)
+        keep = ~held_out_mask(points, rules(g))
         check_fittable(points, keep, len(own) + len(shared), form.uses_x, f"{form.name} ({g})")
         # Base parameter row i reads the shared column, or this factor's own column.
         matrix = np.zeros((len(form.params), len(free)))
@@ -81,7 +87,7 @@ def fit_two_stage(
         )
     # Starts: each factor's own unconstrained fit supplies its own parameters, and in turn each fit's
     # shared values (a common grid start cannot suit factors whose X differ by orders of magnitude).
-    alone = {g: form.to_internal(fit_points(form, series[g], held_out=held_out, **fit_kw).params) for g in names}
+    alone = {g: form.to_internal(fit_points(form, series[g], held_out=rules(g), **fit_kw).params) for g in names}
     at = [form.params.index(p) for p in own]
     mine = np.concatenate([alone[g][at] for g in names])
     warm = [np.concatenate([alone[g][[form.params.index(p) for p in shared]], mine]) for g in names]
@@ -98,5 +104,5 @@ def fit_two_stage(
     natural = form.to_natural(parts[0].form.full(opt.theta)[0])
     shared_values = {p: natural[p] for p in shared}
     fixed = form.constrained(fixed=shared_values)
-    fits = {g: fit_points(fixed, pts, held_out=held_out, **fit_kw) for g, pts in series.items()}
+    fits = {g: fit_points(fixed, pts, held_out=rules(g), **fit_kw) for g, pts in series.items()}
     return TwoStageResult(shared_values, opt.value, opt.converged, opt.message, names, fits)

@@ -32,7 +32,11 @@ def finalize_sweep(sweep_dir: str | Path, wandb: str | None = None, bootstrap: i
         raise FileNotFoundError(f"{sweep_dir}: not a sweep directory (no {STORE}); run `ftscale sweep run` first")
     spec = load_spec(sweep_dir / SPEC)
     points = finished_points(Store(sweep_dir / STORE))
-    laws = {"sweep": spec.name, "task": _task(spec), **fit_sweep(points, list(spec.held_out), sweep_dir, bootstrap)}
+    laws = {
+        "sweep": spec.name,
+        "task": _task(spec),
+        **fit_sweep(points, {a: list(r) for a, r in spec.held_out.items()}, sweep_dir, bootstrap),
+    }
     write_laws(laws, sweep_dir)
     report = write_report(laws, sweep_dir)
     mode = wandb_mode(wandb)

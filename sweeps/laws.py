@@ -28,37 +28,59 @@ def series(points: list[dict], method: str, axis: str) -> sl.Points | None:
     return sl.as_points([k[0] for k in keys], [k[1] for k in keys], [float(np.mean(losses[k])) for k in keys])
 
 
-def fit_sweep(points: list[dict], held_out: list[str], out_dir: Path, bootstrap: int = 0) -> dict:
-    """Fit every law for every method x axis of a sweep, plot them into `out_dir/figures`, return laws.json."""
+def fit_sweep(points: list[dict], held_out: dict[str, list[str]], out_dir: Path, bootstrap: int = 0) -> dict:
+    """Fit every law for every method x axis of a sweep, plot them into `out_dir/figures`, return laws.json.
+
+    held_out maps each axis to the rules of the points kept out of its fits (Delta_h is measured on them).
+
+    A method whose points cannot be fitted yet (a partial sweep, too few sizes) is listed under `skipped`
+    with the reason, and the rest is still fitted.
+    """
     figures = out_dir / "figures"
-    methods = sorted({p["method"] for p in points})
-    fits, comparisons, joint = [], [], {}
-    for method in methods:
+    fits, comparisons, joint, skipped = [], [], {}, []
+    for method in sorted({p["method"] for p in points}):
         by_axis = {axis: s for axis in AXES if (s := series(points, method, axis)) is not None}
-        # The paper's recipe: beta and E shared by the model-size and pretraining-data fits.
-        stage1 = [a for a in ("model_size", "pretrain_tokens") if a in by_axis]
-        two_stage = sl.fit_two_stage(by_axis, stage1=stage1 or None, held_out=held_out) if by_axis else None
-        for axis, pts in by_axis.items():
-            comparison = sl.compare_forms(pts.x, pts.df, pts.loss, FORMS, held_out=held_out)
+        try:
+            laws = _fit_method(by_axis, held_out, bootstrap)
+        except sl.ScalingLawError as error:
+            skipped.append({"method": method, "axes": sorted(by_axis), "reason": str(error)})
+            continue
+        for axis, (comparison, law) in laws.items():
+            pts = by_axis[axis]
             comparisons.append(_comparison(method, axis, comparison))
-            law = two_stage.fits[axis]
-            if bootstrap:
-                fixed = {k: law.params[k] for k in two_stage.shared}
-                law = sl.bootstrap(sl.MULTIPLICATIVE.constrained(fixed=fixed), pts.x, pts.df, pts.loss,
-                                   n=bootstrap, seed=0, held_out=held_out)  # fmt: skip
             joint[(method, axis)] = law
             figure = figures / f"{method}-{axis}.png"
-            sl.plot_fit(law, pts.x, pts.df, pts.loss, held_out=held_out, path=figure,
+            sl.plot_fit(law, pts.x, pts.df, pts.loss, held_out=held_out.get(axis), path=figure,
                         title=f"{method}, X = {AXES[axis]}: {law.form.formula}")  # fmt: skip
             fits.append(_fit(method, axis, law, figure.relative_to(out_dir)))
-    critical = _critical(joint, points, figures, out_dir)
     return {
         "points": points,
         "fits": fits,
         "form_comparison": comparisons,
-        "critical": critical,
+        "critical": _critical(joint, points, figures, out_dir),
         "claims": claims(joint, fits),
+        "skipped": skipped,
     }
+
+
+def _fit_method(
+    by_axis: dict[str, sl.Points], held_out: dict[str, list[str]], bootstrap: int
+) -> dict[str, tuple[sl.Comparison, sl.FitResult]]:
+    """One method's form comparison and multiplicative law on each of its axes."""
+    if not by_axis:
+        raise sl.ScalingLawError("no axis has points at two or more values of X yet")
+    # The paper's recipe: beta and E shared by the model-size and pretraining-data fits.
+    stage1 = [a for a in ("model_size", "pretrain_tokens") if a in by_axis]
+    two_stage = sl.fit_two_stage(by_axis, stage1=stage1 or None, held_out=held_out)
+    out = {}
+    for axis, pts in by_axis.items():
+        law = two_stage.fits[axis]
+        if bootstrap:
+            fixed = {k: law.params[k] for k in two_stage.shared}
+            law = sl.bootstrap(sl.MULTIPLICATIVE.constrained(fixed=fixed), pts.x, pts.df, pts.loss,
+                               n=bootstrap, seed=0, held_out=held_out.get(axis))  # fmt: skip
+        out[axis] = (sl.compare_forms(pts.x, pts.df, pts.loss, FORMS, held_out=held_out.get(axis)), law)
+    return out
 
 
 def _fit(method: str, axis: str, law: sl.FitResult, figure: Path) -> dict:

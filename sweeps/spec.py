@@ -68,7 +68,7 @@ class SweepSpec:
     default_tokens: int
     train_sizes: tuple[int, ...]
     seeds: tuple[int, ...]
-    held_out: tuple[str, ...]
+    held_out: dict[str, tuple[str, ...]]  # axis -> rules of the points kept out of the fit
     data: dict[str, Any]
     trainer: dict[str, Any]
     non_embedding_params: dict[str, int]
@@ -208,12 +208,7 @@ def _validate(raw: dict[str, Any]) -> SweepSpec:
         "seeds",
         f"a non-empty list of distinct integers (subset seeds), got {seeds!r}",
     )
-    held_out = raw.get("held_out", [])
-    _check(
-        isinstance(held_out, list) and all(isinstance(r, str) and _is_rule(r) for r in held_out),
-        "held_out",
-        f"a list of rules KEY=VALUE such as x=max or df=max, got {held_out!r}",
-    )
+    held_out = _held_out(raw.get("held_out", []))
     sizes_used = sorted({*model_sizes, *([default_size] if default_size else [])})
     max_steps = trainer.get("max_steps", (base.get("trainer") or {}).get("max_steps"))
     return SweepSpec(
@@ -227,7 +222,7 @@ def _validate(raw: dict[str, Any]) -> SweepSpec:
         default_tokens=default_tokens,
         train_sizes=tuple(train_sizes),
         seeds=tuple(seeds),
-        held_out=tuple(held_out),
+        held_out=held_out,
         data=data,
         trainer=trainer,
         non_embedding_params={size: _non_embedding_params(size) for size in sizes_used},
@@ -392,6 +387,22 @@ def _import(class_path: str, field: str = "base_config") -> type:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _held_out(raw: Any) -> dict[str, tuple[str, ...]]:
+    """Held-out rules per axis: a list applies to every axis, a mapping gives each axis its own."""
+    per_axis = raw if isinstance(raw, dict) else dict.fromkeys(AXES, raw)
+    ok = set(per_axis) <= set(AXES) and all(
+        isinstance(rules, list) and all(isinstance(r, str) and _is_rule(r) for r in rules)
+        for rules in per_axis.values()
+    )
+    _check(
+        ok,
+        "held_out",
+        f"a list of rules KEY=VALUE such as x=max or df=max, or a mapping from axes {list(AXES)} to such lists, "
+        f"got {raw!r}",
+    )
+    return {axis: tuple(per_axis.get(axis, ())) for axis in AXES}
 
 
 def _is_rule(rule: str) -> bool:

@@ -73,8 +73,9 @@ def plan(spec_path: str, console: Console) -> None:
         steps = len(points) * spec.max_steps
         examples = f", {steps * spec.batch_size:,} training examples" if spec.batch_size else ""
         console.print(f"training steps: {steps:,} ({spec.max_steps} per run){examples}")
-    if spec.held_out:
-        console.print(f"held out from the fit: {', '.join(spec.held_out)}")
+    for axis, rules in spec.held_out.items():
+        if rules:
+            console.print(f"held out from the {axis} fits: {', '.join(rules)}")
 
 
 def status(sweep_dir: Path, console: Console) -> int:

@@ -46,3 +46,12 @@ def test_pet_factor_does_not_steer_stage_one():
 def test_unknown_factor_is_an_error():
     with pytest.raises(ScalingLawError, match="unknown"):
         fit_two_stage(_series(0.0), stage1=["model", "lora"])
+
+
+def test_held_out_rules_can_differ_per_factor():
+    series = _series(0.0)
+    xs = {g: sorted(set(pts.x.tolist())) for g, pts in series.items()}
+    interior = xs["pretrain"][1]
+    r = fit_two_stage(series, held_out={"model": ["x=max"], "pretrain": [f"x={interior!r}"]})
+    assert r.fits["model"].n_held_out == int((series["model"].x == xs["model"][-1]).sum())
+    assert r.fits["pretrain"].n_held_out == int((series["pretrain"].x == interior).sum())

@@ -14,6 +14,7 @@ TOKENS = [262_144, 1_048_576, 2_097_152, 8_388_608]
 PET = [1, 2, 4, 8]
 DF = [50, 100, 200, 400, 800, 1600]
 # (A, beta, E) per method and alpha per axis; FMT is the data-hungry one, PET size barely matters.
+HELD_OUT = {axis: ["x=max", "df=max"] for axis in AXES}
 LAWS = {"fmt": (40.0, 0.30, 1.5), "lora": (12.0, 0.15, 1.6), "prompt_tuning": (8.0, 0.08, 1.8)}
 
 
@@ -43,7 +44,7 @@ def make_points(alpha_m: float = 0.3, alpha_p: float = 0.1, alpha_t: float = 0.0
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("sweep")
-    return fit_sweep(make_points(), ["x=max", "df=max"], out), out
+    return fit_sweep(make_points(), HELD_OUT, out), out
 
 
 def test_fits_recover_the_generating_laws_and_judge_the_claims(fitted):
@@ -76,3 +77,12 @@ def test_form_comparison_ranks_every_form_for_every_fit(fitted):
     for row in laws["form_comparison"]:
         assert {r["law"] for r in row["ranking"]} >= {"multiplicative", "additive"}
         assert row["winner"] == row["ranking"][0]["law"]
+
+
+def test_a_method_that_cannot_be_fitted_yet_is_skipped_with_its_reason(tmp_path):
+    fmt = [p for p in make_points() if p["method"] == "fmt" and p["train_size"] in DF[:2]]  # too few sizes
+    lora = [p for p in make_points() if p["method"] == "lora" and p["axes"] == ["model_size"]]
+    laws = fit_sweep(fmt + lora, HELD_OUT, tmp_path)
+    (skipped,) = laws["skipped"]
+    assert skipped["method"] == "fmt" and skipped["reason"]
+    assert [(f["method"], f["axis"]) for f in laws["fits"]] == [("lora", "model_size")]

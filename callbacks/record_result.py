@@ -1,0 +1,67 @@
+"""Recording a finished sweep point's metrics in the sweep's results store."""
+
+import time
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from sweeps.store import Store
+
+
+class RecordResult(Callback):
+    """When testing ends, write the point's metrics to the store and mark it done.
+
+    Recorded: every `test/*` metric, `val/loss` of the best checkpoint (the one tested), trainable and total
+    parameters, training steps, tokens seen in training (attention-masked, source and target) and the
+    wall time from setup to the end of testing.
+
+    Args:
+        store_path: The sweep's `results.sqlite`.
+        point_id: The point this run is.
+        owner: The runner holding the point's lease.
+    """
+
+    def __init__(self, store_path: str, point_id: str, owner: str) -> None:
+        self.store_path = store_path
+        self.point_id = point_id
+        self.owner = owner
+        self.tokens_seen = 0
+        self.started: float | None = None
+        self.last_val_loss: float | None = None
+        self.completed_sweep = False  # whether this run's result was the one that completed the sweep
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        self.tokens_seen += int(pl_module.all_gather(batch["attention_mask"].sum()).sum())
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        # Kept here: testing clears the trainer's metrics, and an unvalidated-best run tests its end state.
+        val_loss = trainer.callback_metrics.get("val/loss")
+        self.last_val_loss = None if val_loss is None else float(val_loss)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+        # Without a best checkpoint (a run shorter than one validation interval) the end state was validated.
+        val_loss = best if best is not None else self.last_val_loss
+        params = list(pl_module.parameters())
+        metrics.update(
+            {
+                "val/loss": None if val_loss is None else float(val_loss),
+                "trainable_params": sum(p.numel() for p in params if p.requires_grad),
+                "total_params": sum(p.numel() for p in params),
+                "steps": trainer.global_step,
+                "tokens_seen": self.tokens_seen,
+                "wall_time_s": time.perf_counter() - (self.started or time.perf_counter()),
+            }
+        )
+        self.completed_sweep = Store(self.store_path).finish(self.point_id, self.owner, metrics)
