@@ -144,7 +144,7 @@ def _pretrain_size(config: PretrainConfig, size: str, tokenizer_dir: Path, on_to
         batch_size=config.batch_size,
         val_tokens=config.val_tokens,
     )
-    module = FullFinetune(backbone=str(init_dir), learning_rate=config.learning_rate, warmup_ratio=config.warmup_ratio)
+    module = pretraining_module(config, init_dir)
     budgets = TokenBudgetCheckpoint(config.token_budgets, lambda t: config.checkpoint_dir(size, t), on_tokens)
     trainer = _trainer(
         max_steps=math.ceil(max(config.token_budgets) / (config.seq_len * config.batch_size)),
@@ -168,6 +168,16 @@ def _pretrain_size(config: PretrainConfig, size: str, tokenizer_dir: Path, on_to
     tmp = config.size_dir(size) / f"{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(config.size_dir(size) / MANIFEST)
+
+
+def pretraining_module(config: PretrainConfig, init_dir: Path) -> FullFinetune:
+    """The module that pretrains a ladder model: full tuning of the random init at a constant learning rate."""
+    return FullFinetune(
+        backbone=str(init_dir),
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        lr_schedule="constant",
+    )
 
 
 def _trainer(**kwargs) -> L.Trainer:

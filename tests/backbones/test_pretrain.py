@@ -1,10 +1,11 @@
 """Ladder pretraining: config validation, caching, and that the ladder behaves like a ladder."""
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from backbones.pretrain import PretrainConfig, load_pretrain_config, pretrain_ladder
+from backbones.pretrain import PretrainConfig, load_pretrain_config, pretrain_ladder, pretraining_module
 from backbones.spec import resolve_backbone
 from tests.conftest import TEST_LADDER
 
@@ -57,3 +58,16 @@ def test_a_second_call_does_no_work_and_specs_resolve_to_the_checkpoints(test_la
     path = resolve_backbone("ladder:s@65536", TEST_LADDER)
     assert path == str(config.checkpoint_dir("s", 65536))
     assert resolve_backbone("ladder:s", TEST_LADDER) == test_ladder["s"]["checkpoints"][-1]["path"]
+
+
+def test_pretraining_holds_the_learning_rate_after_warmup(make_backbone):
+    module = pretraining_module(PretrainConfig(warmup_ratio=0.1), make_backbone("xs"))
+    module.configure_model()
+    module.trainer = SimpleNamespace(estimated_stepping_batches=100)
+    scheduler = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    rates = []
+    for _ in range(100):
+        rates.append(scheduler.get_last_lr()[0])
+        scheduler.optimizer.step()
+        scheduler.step()
+    assert rates[0] == 0 and rates[10:] == [module.hparams.learning_rate] * 90
