@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
-from transformers import LlamaForCausalLM
+from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 
 from backbones.ladder import ladder_config
 from datamodules.batching import IGNORE_INDEX
@@ -47,6 +47,8 @@ class StepClock(Callback):
 
 def plain_loop(module: FullFinetune, loader: DataLoader, lr: float) -> list[float]:
     optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr)
+    # The same schedule the module gives Lightning, so both loops do the same work per step.
+    scheduler = get_cosine_schedule_with_warmup(optimizer, 0, len(loader))
     module.train()
     starts = []
     for batch in loader:
@@ -54,6 +56,7 @@ def plain_loop(module: FullFinetune, loader: DataLoader, lr: float) -> list[floa
         nll, count = module.token_nll(batch)
         (nll / count).backward()
         optimizer.step()
+        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
     starts.append(time.perf_counter())
     return [b - a for a, b in itertools.pairwise(starts)]
