@@ -40,13 +40,7 @@ class SyntheticTranslation(FinetuneDataModule):
         pool_size: Size of the training split that `train_size` subsets are drawn from.
         val_size: Size of the validation split.
         test_size: Size of the test split.
-        train_size: Finetuning examples to train on (the paper's Df); None uses the whole training split.
-        subset_seed: Seed of the training subset; different seeds give the paper's "random subsets".
-        batch_size: Training examples per batch.
-        eval_batch_size: Validation and test examples per batch.
-        max_source_tokens: Longest source (prompt) in tokens, bos included; longer ones are cut at the end.
-        max_target_tokens: Longest target in tokens, eos included; longer ones are cut at the end.
-        num_workers: DataLoader worker processes.
+        **kwargs: The shared options of `FinetuneDataModule` (train_size, subset_seed, batch_size, ...).
     """
 
     def __init__(
@@ -58,18 +52,9 @@ class SyntheticTranslation(FinetuneDataModule):
         pool_size: int = 20000,
         val_size: int = 500,
         test_size: int = 500,
-        train_size: int | None = None,
-        subset_seed: int = 0,
-        batch_size: int = 16,
-        eval_batch_size: int = 32,
-        max_source_tokens: int = 256,
-        max_target_tokens: int = 256,
-        num_workers: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            tokenizer, train_size, subset_seed, batch_size, eval_batch_size, max_source_tokens,
-            max_target_tokens, num_workers,
-        )  # fmt: skip
+        super().__init__(tokenizer, **kwargs)
         _check_codes("source_lang", [source_lang])
         _check_codes("target_lang", [target_lang])
         if source_lang == target_lang:
@@ -101,13 +86,7 @@ class SyntheticSummarization(FinetuneDataModule):
         pool_size: Size of the training split that `train_size` subsets are drawn from.
         val_size: Size of the validation split.
         test_size: Size of the test split.
-        train_size: Finetuning examples to train on (the paper's Df); None uses the whole training split.
-        subset_seed: Seed of the training subset; different seeds give the paper's "random subsets".
-        batch_size: Training examples per batch.
-        eval_batch_size: Validation and test examples per batch.
-        max_source_tokens: Longest source (prompt) in tokens, bos included; longer ones are cut at the end.
-        max_target_tokens: Longest target in tokens, eos included; longer ones are cut at the end.
-        num_workers: DataLoader worker processes.
+        **kwargs: The shared options of `FinetuneDataModule` (train_size, subset_seed, batch_size, ...).
     """
 
     def __init__(
@@ -118,18 +97,9 @@ class SyntheticSummarization(FinetuneDataModule):
         pool_size: int = 20000,
         val_size: int = 500,
         test_size: int = 500,
-        train_size: int | None = None,
-        subset_seed: int = 0,
-        batch_size: int = 16,
-        eval_batch_size: int = 32,
-        max_source_tokens: int = 256,
-        max_target_tokens: int = 256,
-        num_workers: int = 0,
+        **kwargs,
     ) -> None:
-        super().__init__(
-            tokenizer, train_size, subset_seed, batch_size, eval_batch_size, max_source_tokens,
-            max_target_tokens, num_workers,
-        )  # fmt: skip
+        super().__init__(tokenizer, **kwargs)
         languages = list(LANGUAGES) if languages is None else list(languages)
         if not languages:
             raise ValueError(f"data.languages is empty; valid codes: {', '.join(LANGUAGES)}")
