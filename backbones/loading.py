@@ -6,7 +6,7 @@ import bitsandbytes as bnb
 import torch
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig, PreTrainedModel
 
-from backbones.attention import choose_attn_implementation
+from ftscale.backbones.attention import choose_attn_implementation
 
 
 def locate(name_or_path: str) -> str:

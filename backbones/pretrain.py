@@ -12,11 +12,11 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-from backbones.ladder import LADDER, ladder_config
-from callbacks.token_budget import TokenBudgetCheckpoint
-from datamodules import PretrainCorpus, world_tokenizer
-from datamodules.cache import cache_dir
-from lightning_modules import FullFinetune
+from ftscale.backbones.ladder import LADDER, ladder_config
+from ftscale.callbacks.token_budget import TokenBudgetCheckpoint
+from ftscale.datamodules import PretrainCorpus, world_tokenizer
+from ftscale.datamodules.cache import cache_dir
+from ftscale.lightning_modules import FullFinetune
 
 MANIFEST = "manifest.json"
 RECIPE = "constant-lr-v2"  # part of the cache key: bump when the pretraining recipe changes

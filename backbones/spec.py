@@ -3,8 +3,8 @@
 from dataclasses import replace
 from pathlib import Path
 
-from backbones.loading import locate
-from backbones.pretrain import load_pretrain_config, pretrain_ladder
+from ftscale.backbones.loading import locate
+from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
 LADDER_PREFIX = "ladder:"
 

@@ -21,9 +21,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from scaling_laws import ADDITIVE, MULTIPLICATIVE, bootstrap, fit
-from scaling_laws.blas import single_threaded_blas
-from scaling_laws.external import chinchilla
+from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, bootstrap, fit
+from ftscale.scaling_laws.blas import single_threaded_blas
+from ftscale.scaling_laws.external import chinchilla
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
 

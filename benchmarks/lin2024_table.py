@@ -1,7 +1,7 @@
 """Held-out comparison of every law form on Lin et al. 2024's real finetuning curves, as markdown.
 
 Per dataset (wmt19, gigaword, flan) and model family (from the model id, see
-scaling_laws.external.model_family; families with >= 3 sizes), X = parameter count, Df = examples
+ftscale.scaling_laws.external.model_family; families with >= 3 sizes), X = parameter count, Df = examples
 200 ... 1,638,400 (column 0, before finetuning, excluded), held out = the largest model and the largest
 Df. Delta_e / Delta_h = mean |L - L_hat| on fitted / held-out points.
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling_laws import FORMS
-from scaling_laws.external import lin2024
-from scaling_laws.fitter import fit_points
+from ftscale.scaling_laws import FORMS
+from ftscale.scaling_laws.external import lin2024
+from ftscale.scaling_laws.fitter import fit_points
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
 DATASETS = ("wmt19", "gigaword", "flan")

@@ -8,8 +8,8 @@ fraction is padded positions over all positions of the batches (packed rows pad 
 
 import argparse
 
-from datamodules import SyntheticSummarization, SyntheticTranslation, world_tokenizer
-from datamodules.batching import example_lengths
+from ftscale.datamodules import SyntheticSummarization, SyntheticTranslation, world_tokenizer
+from ftscale.datamodules.batching import example_lengths
 
 VARIANTS = {"plain": {}, "grouped": {"group_by_length": True}, "packed": {"pack": True}}
 VARIANTS["grouped + packed"] = {"group_by_length": True, "pack": True}

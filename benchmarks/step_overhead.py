@@ -19,9 +19,9 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 
-from backbones.ladder import ladder_config
-from datamodules.batching import IGNORE_INDEX
-from lightning_modules import FullFinetune
+from ftscale.backbones.ladder import ladder_config
+from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.lightning_modules import FullFinetune
 
 
 def batches(n: int, batch: int, length: int, vocab: int) -> list[dict[str, torch.Tensor]]:

@@ -23,11 +23,11 @@ import transformers
 from lightning.pytorch.callbacks import Callback
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, LlamaForCausalLM, TrainerCallback, TrainingArguments
 
-from backbones.ladder import ladder_config
-from callbacks.throughput import TrainingThroughput
-from datamodules import SyntheticTranslation, world_tokenizer
-from datamodules.batching import IGNORE_INDEX
-from lightning_modules import FullFinetune, LoRA, PromptTuning
+from ftscale.backbones.ladder import ladder_config
+from ftscale.callbacks.throughput import TrainingThroughput
+from ftscale.datamodules import SyntheticTranslation, world_tokenizer
+from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
 
 METHODS = {"FMT": FullFinetune, "LoRA": LoRA, "prompt tuning": PromptTuning}
 FTSCALE = {"plain": {}, "grouped": {"group_by_length": True}, "packed": {"pack": True}}

@@ -10,9 +10,9 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from evaluation.generation import generate_ids, prompts_of
-from evaluation.learned_metrics import check_learned_metrics, learned_metrics_to_run, score_learned
-from evaluation.text_metrics import TextScores, score_texts
+from ftscale.evaluation.generation import generate_ids, prompts_of
+from ftscale.evaluation.learned_metrics import check_learned_metrics, learned_metrics_to_run, score_learned
+from ftscale.evaluation.text_metrics import TextScores, score_texts
 
 
 class GenerationMetrics(Callback):

@@ -6,9 +6,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from callbacks.throughput import TrainingThroughput
-from datamodules.batching import example_lengths
-from sweeps.store import Store
+from ftscale.callbacks.throughput import TrainingThroughput
+from ftscale.datamodules.batching import example_lengths
+from ftscale.sweeps.store import Store
 
 
 class RecordResult(Callback):

@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.callbacks.throughput_monitor import _plugin_to_compute_dtype
 from torch import nn
 
-from datamodules.batching import example_lengths
+from ftscale.datamodules.batching import example_lengths
 
 # Dense peaks of the H200, in FLOP/s (NVIDIA H200 datasheet, https://www.nvidia.com/en-us/data-center/h200/:
 # the tensor-core figures there are "with sparsity", halved here). Lightning's table lists the H200 only under

@@ -1,14 +1,14 @@
 """What is learned from: the embedded world, finetuning tasks (synthetic and real
 benchmarks), nested subsets and the pretraining corpus."""
 
-from datamodules.cache import cache_dir
-from datamodules.corpus import PretrainCorpus
-from datamodules.finetune import FinetuneDataModule
-from datamodules.subsets import log_spaced_sizes, nested_subset
-from datamodules.summarization import Summarization
-from datamodules.synthetic import SyntheticSummarization, SyntheticTranslation
-from datamodules.translation import Translation
-from datamodules.world import Example, World, world_tokenizer
+from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.corpus import PretrainCorpus
+from ftscale.datamodules.finetune import FinetuneDataModule
+from ftscale.datamodules.subsets import log_spaced_sizes, nested_subset
+from ftscale.datamodules.summarization import Summarization
+from ftscale.datamodules.synthetic import SyntheticSummarization, SyntheticTranslation
+from ftscale.datamodules.translation import Translation
+from ftscale.datamodules.world import Example, World, world_tokenizer
 
 __all__ = [
     "Example",

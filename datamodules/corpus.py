@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from datamodules.cache import cache_dir
-from datamodules.world import GENERATOR_VERSION, World
+from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.world import GENERATOR_VERSION, World
 
 DOCS_PER_BATCH = 1024
 

@@ -7,13 +7,13 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from datamodules.batching import PadCollator, TokenizedPairs
-from datamodules.length_grouping import SeededLengthGroupedSampler
-from datamodules.packing import PackCollator, check_packable
-from datamodules.shots import Demonstrations
-from datamodules.subsets import nested_subset
-from datamodules.tokenized_cache import cache_key, load_tokenized, save_tokenized, tokenizer_fingerprint
-from datamodules.world import Example
+from ftscale.datamodules.batching import PadCollator, TokenizedPairs
+from ftscale.datamodules.length_grouping import SeededLengthGroupedSampler
+from ftscale.datamodules.packing import PackCollator, check_packable
+from ftscale.datamodules.shots import Demonstrations
+from ftscale.datamodules.subsets import nested_subset
+from ftscale.datamodules.tokenized_cache import cache_key, load_tokenized, save_tokenized, tokenizer_fingerprint
+from ftscale.datamodules.world import Example
 
 SPLITS = ("train", "validation", "test")
 STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("test",)}

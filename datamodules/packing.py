@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from datamodules.batching import IGNORE_INDEX
+from ftscale.datamodules.batching import IGNORE_INDEX
 
 
 def pack_rows(lengths: list[int]) -> list[list[int]]:

@@ -5,7 +5,7 @@ from functools import cached_property
 
 import numpy as np
 
-from datamodules.world import Example
+from ftscale.datamodules.world import Example
 
 
 class Demonstrations:

@@ -1,12 +1,12 @@
 """`Summarization`: multilingual news summarisation, MLSum (de, es, fr, ...) mixed with CNN/DailyMail (en)."""
 
-from datamodules import templates
-from datamodules.finetune import FinetuneDataModule
-from datamodules.language_names import language_name
-from datamodules.sources import Record, read_file, read_hub
-from datamodules.sources.choice import check_sources, split_file
-from datamodules.sources.record import text_pairs
-from datamodules.world import Example
+from ftscale.datamodules import templates
+from ftscale.datamodules.finetune import FinetuneDataModule
+from ftscale.datamodules.language_names import language_name
+from ftscale.datamodules.sources import Record, read_file, read_hub
+from ftscale.datamodules.sources.choice import check_sources, split_file
+from ftscale.datamodules.sources.record import text_pairs
+from ftscale.datamodules.world import Example
 
 MLSUM_FIELDS = ("text", "summary")
 CNN_DAILYMAIL_FIELDS = ("article", "highlights")

@@ -2,10 +2,10 @@
 
 from functools import lru_cache
 
-from datamodules import templates
-from datamodules.finetune import FinetuneDataModule
-from datamodules.world import Example, World
-from datamodules.world.languages import LANGUAGES, check_language
+from ftscale.datamodules import templates
+from ftscale.datamodules.finetune import FinetuneDataModule
+from ftscale.datamodules.world import Example, World
+from ftscale.datamodules.world.languages import LANGUAGES, check_language
 
 
 @lru_cache(maxsize=4)

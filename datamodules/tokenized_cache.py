@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from datamodules.cache import cache_dir
+from ftscale.datamodules.cache import cache_dir
 
 CACHE_VERSION = "tokenized-v1"  # bump when the layout of [bos] + source + target + [eos] changes
 TOKENIZER_FILES = ("tokenizer", "special_tokens_map", "vocab", "merges", "added_tokens", "spiece")

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from datamodules import templates
-from datamodules.finetune import FinetuneDataModule
-from datamodules.language_names import language_name
-from datamodules.sources import Record, read_file, read_hub, read_text_pair
-from datamodules.sources.choice import check_sources, split_file
-from datamodules.sources.record import text_pairs
-from datamodules.world import Example
+from ftscale.datamodules import templates
+from ftscale.datamodules.finetune import FinetuneDataModule
+from ftscale.datamodules.language_names import language_name
+from ftscale.datamodules.sources import Record, read_file, read_hub, read_text_pair
+from ftscale.datamodules.sources.choice import check_sources, split_file
+from ftscale.datamodules.sources.record import text_pairs
+from ftscale.datamodules.world import Example
 
 
 class Translation(FinetuneDataModule):

@@ -18,10 +18,10 @@ from transformers import (
     get_cosine_schedule_with_warmup,
 )
 
-from backbones.attention import FLASH, choose_attn_implementation, describe_attention
-from backbones.loading import load_backbone
-from datamodules.batching import IGNORE_INDEX
-from lightning_modules.sharding import data_parallel_mesh, shard_model
+from ftscale.backbones.attention import FLASH, choose_attn_implementation, describe_attention
+from ftscale.backbones.loading import load_backbone
+from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.lightning_modules.sharding import data_parallel_mesh, shard_model
 
 
 class FinetuneModule(L.LightningModule):
@@ -216,18 +216,28 @@ def rank_zero_print(message: str) -> None:
     print(message, flush=True)
 
 
+# Top-level packages of ftscale before everything moved under the `ftscale.` namespace.
+PRE_NAMESPACE_ROOMS = {"lightning_modules", "datamodules", "backbones", "callbacks", "evaluation", "sweeps"}
+
+
 def load_method(checkpoint: str | Path, **kwargs) -> FinetuneModule:
-    """Rebuild the method a `ftscale fit` checkpoint was trained with, its trained weights loaded."""
+    """Rebuild the method a `ftscale fit` checkpoint was trained with, its trained weights loaded.
+
+    The class is the one LightningCLI recorded as `_class_path` (Lightning's own `load_from_checkpoint` on the
+    base class would drop it: it keeps only arguments of the base's `__init__`); a checkpoint from before the
+    `ftscale.` namespace names its class without the prefix.
+    """
     if Path(checkpoint).is_dir():  # ModelParallelStrategy(save_distributed_checkpoint=True) writes one file per rank
         raise ValueError(
             f"{checkpoint}: a sharded FSDP checkpoint folder; make it one file first with "
             f"`python -m lightning.fabric.utilities.consolidate_checkpoint {checkpoint}`"
         )
     hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-    # LightningCLI records the method's class path; loading through the base class would drop it.
     class_path = hparams.get("_class_path")
     if class_path is None:
         raise ValueError(f"{checkpoint}: no method class recorded; was it written by `ftscale fit`?")
+    if class_path.partition(".")[0] in PRE_NAMESPACE_ROOMS:
+        class_path = kwargs["_class_path"] = f"ftscale.{class_path}"  # Lightning checks the recorded class too
     module_name, _, class_name = class_path.rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, FinetuneModule)):

@@ -3,7 +3,7 @@
 from torch import nn
 from transformers import PreTrainedModel
 
-from lightning_modules.base import FinetuneModule
+from ftscale.lightning_modules.base import FinetuneModule
 
 
 class FullFinetune(FinetuneModule):

@@ -6,8 +6,8 @@ from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_tr
 from torch import nn
 from transformers import PreTrainedModel
 
-from backbones.loading import load_backbone, quantization_config
-from lightning_modules.base import FinetuneModule
+from ftscale.backbones.loading import load_backbone, quantization_config
+from ftscale.lightning_modules.base import FinetuneModule
 
 
 class LoRA(FinetuneModule):

@@ -6,7 +6,7 @@ from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 from torch import nn
 from transformers import PreTrainedModel
 
-from lightning_modules.base import FinetuneModule
+from ftscale.lightning_modules.base import FinetuneModule
 
 
 class PromptTuning(FinetuneModule):

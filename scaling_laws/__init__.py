@@ -2,7 +2,7 @@
 
 Pure numpy/scipy (matplotlib only inside `plots`). Typical use::
 
-    from scaling_laws import MULTIPLICATIVE, fit, bootstrap, critical_data_size
+    from ftscale.scaling_laws import MULTIPLICATIVE, fit, bootstrap, critical_data_size
     r = fit(MULTIPLICATIVE, x, df, loss, held_out=["x=max", "df=max"])
     r.params, r.objective, r.converged, r.delta_e, r.delta_h
     r = bootstrap(MULTIPLICATIVE, x, df, loss, n=1000, seed=0)   # adds r.intervals
@@ -13,11 +13,11 @@ ADDITIVE_TIED (alpha = beta); `form.constrained(tied=..., fixed=...)` makes more
 subclass of `LawForm`. Bad input raises ScalingLawError (a ValueError) with a one-line message.
 """
 
-from scaling_laws.compare import Comparison, compare_forms
-from scaling_laws.crossover import Needed, critical_data_size, examples_needed
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.fitter import fit, fit_points
-from scaling_laws.forms import (
+from ftscale.scaling_laws.compare import Comparison, compare_forms
+from ftscale.scaling_laws.crossover import Needed, critical_data_size, examples_needed
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.fitter import fit, fit_points
+from ftscale.scaling_laws.forms import (
     ADDITIVE,
     ADDITIVE_TIED,
     FORMS,
@@ -28,24 +28,24 @@ from scaling_laws.forms import (
     LawForm,
     get_form,
 )
-from scaling_laws.heldout import held_out_mask
-from scaling_laws.io import load_fit, read_points
-from scaling_laws.joint import TwoStageResult, fit_two_stage
-from scaling_laws.points import Points, as_points
-from scaling_laws.resampling import bootstrap
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.io import load_fit, read_points
+from ftscale.scaling_laws.joint import TwoStageResult, fit_two_stage
+from ftscale.scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.resampling import bootstrap
+from ftscale.scaling_laws.result import FitResult
 
 
 def plot_fit(*args, **kwargs):
-    """Loss vs Df per X with fitted curves (see scaling_laws.plots.plot_fit; imports matplotlib)."""
-    from scaling_laws.plots import plot_fit as _plot_fit
+    """Loss vs Df per X with fitted curves (see ftscale.scaling_laws.plots.plot_fit; imports matplotlib)."""
+    from ftscale.scaling_laws.plots import plot_fit as _plot_fit
 
     return _plot_fit(*args, **kwargs)
 
 
 def plot_critical(*args, **kwargs):
-    """Critical data size vs X (see scaling_laws.plots.plot_critical; imports matplotlib)."""
-    from scaling_laws.plots import plot_critical as _plot_critical
+    """Critical data size vs X (see ftscale.scaling_laws.plots.plot_critical; imports matplotlib)."""
+    from ftscale.scaling_laws.plots import plot_critical as _plot_critical
 
     return _plot_critical(*args, **kwargs)
 

@@ -6,15 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from scaling_laws.compare import compare_points
-from scaling_laws.crossover import critical_data_size, examples_needed
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.fitter import fit_points
-from scaling_laws.forms import FORMS, get_form
-from scaling_laws.heldout import RULE_HELP
-from scaling_laws.io import load_fit, read_points
-from scaling_laws.resampling import bootstrap_points
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.compare import compare_points
+from ftscale.scaling_laws.crossover import critical_data_size, examples_needed
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.fitter import fit_points
+from ftscale.scaling_laws.forms import FORMS, get_form
+from ftscale.scaling_laws.heldout import RULE_HELP
+from ftscale.scaling_laws.io import load_fit, read_points
+from ftscale.scaling_laws.resampling import bootstrap_points
+from ftscale.scaling_laws.result import FitResult
 
 PROG = "ftscale law"
 
@@ -144,7 +144,7 @@ def _fit(a: argparse.Namespace) -> int:
             comparison.fits[0] = result
         a.out.write_text((result if comparison is None else comparison).to_json() + "\n")
     if a.plot:
-        from scaling_laws.plots import plot_fit
+        from ftscale.scaling_laws.plots import plot_fit
 
         plot_fit(result, points.x, points.df, points.loss, path=a.plot)
     return 0

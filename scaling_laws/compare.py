@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaling_laws.fitter import fit_points
-from scaling_laws.forms import FORMS, LawForm
-from scaling_laws.points import Points, as_points
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.fitter import fit_points
+from ftscale.scaling_laws.forms import FORMS, LawForm
+from ftscale.scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.result import FitResult
 
 
 @dataclass

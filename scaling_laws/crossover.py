@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.result import FitResult
 
 DF_BOUNDS = (1.0, 1e15)  # Df range searched by the numeric root finders
 _SCAN = 600  # log-spaced probes for sign changes; brentq then polishes the first bracket

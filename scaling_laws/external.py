@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.points import Points, as_points
 
 SIZE_WORDS = {"small", "base", "medium", "large", "xl", "xxl"}
 # A size token: 124m, 1.3b, 6.7b, 1_5 (phi-1_5), or a bare count such as 16 experts (switch-base-16).

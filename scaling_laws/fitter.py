@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from scaling_laws.blas import single_threaded_blas
-from scaling_laws.forms import LawForm
-from scaling_laws.heldout import held_out_mask, mean_abs_deviation
-from scaling_laws.objective import Objective, SumObjective
-from scaling_laws.points import Points, as_points, check_fittable
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.blas import single_threaded_blas
+from ftscale.scaling_laws.forms import LawForm
+from ftscale.scaling_laws.heldout import held_out_mask, mean_abs_deviation
+from ftscale.scaling_laws.objective import Objective, SumObjective
+from ftscale.scaling_laws.points import Points, as_points, check_fittable
+from ftscale.scaling_laws.result import FitResult
 
 # Tight stopping rules: the summed Huber objective is ~1e-3, so scipy's defaults (absolute ftol
 # 2.2e-9 for f < 1) would stop far from the optimum; polishing restarts catch stalled line searches.
@@ -44,7 +44,7 @@ def _lbfgs(objective: Objective | SumObjective, start: np.ndarray, bounds):
     return minimize(objective.value_and_grad, start, jac=True, method="L-BFGS-B", bounds=bounds, options=LBFGS_OPTIONS)
 
 
-@single_threaded_blas()  # see scaling_laws.blas: threaded BLAS makes these tiny fits 5-25x slower
+@single_threaded_blas()  # see ftscale.scaling_laws.blas: threaded BLAS makes these tiny fits 5-25x slower
 def minimise(
     objective: Objective | SumObjective,
     starts: np.ndarray,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.errors import ScalingLawError
 
 LOG_NAMES = {"A": "a", "B": "b", "E": "e", "D_l": "d"}  # natural name -> internal (log) name
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.forms import LawForm
-from scaling_laws.points import Points
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.forms import LawForm
+from ftscale.scaling_laws.points import Points
 
 RULE_HELP = (
     "KEY=VALUE with KEY one of x, df (or their column names) and VALUE max, min or numbers "

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling_laws.compare import Comparison
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.points import Points, as_points
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.compare import Comparison
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.result import FitResult
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[dict[str, object]], list[int]]:

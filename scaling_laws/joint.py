@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.fitter import REFINE, fit_points, minimise
-from scaling_laws.forms import MULTIPLICATIVE, LawForm, Mapped
-from scaling_laws.heldout import held_out_mask
-from scaling_laws.objective import Objective, SumObjective
-from scaling_laws.points import Points, check_fittable
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.fitter import REFINE, fit_points, minimise
+from ftscale.scaling_laws.forms import MULTIPLICATIVE, LawForm, Mapped
+from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.objective import Objective, SumObjective
+from ftscale.scaling_laws.points import Points, check_fittable
+from ftscale.scaling_laws.result import FitResult
 
 
 @dataclass

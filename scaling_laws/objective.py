@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scaling_laws.forms import LawForm
-from scaling_laws.points import Points
+from ftscale.scaling_laws.forms import LawForm
+from ftscale.scaling_laws.points import Points
 
 LOSS_KINDS = ("log-huber", "huber")
 # Products are written as elementwise multiply-and-sum, not `@`: BLAS would spread these tiny

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling_laws.crossover import critical_data_size
-from scaling_laws.heldout import held_out_mask
-from scaling_laws.points import as_points
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.crossover import critical_data_size
+from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.points import as_points
+from ftscale.scaling_laws.result import FitResult
 
 
 def _figure(width: float = 6.4, height: float = 4.8):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.errors import ScalingLawError
 
 
 @dataclass(frozen=True)

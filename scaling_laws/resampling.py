@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.fitter import fit_points
-from scaling_laws.forms import LawForm
-from scaling_laws.heldout import held_out_mask
-from scaling_laws.objective import Objective
-from scaling_laws.points import Points, as_points
-from scaling_laws.result import FitResult
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.fitter import fit_points
+from ftscale.scaling_laws.forms import LawForm
+from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.objective import Objective
+from ftscale.scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.result import FitResult
 
 # Each refit starts from the full-data optimum and from the best of the BOOTSTRAP_STARTS grid starts
 # that score best on the full data. Scoring the whole grid per resample cost more than the refits

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.forms import LawForm, get_form
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.forms import LawForm, get_form
 
 
 @dataclass

@@ -43,31 +43,31 @@ def quiet_libraries() -> None:
 
 def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
     if command == "law" and "--sweep" in args:  # a sweep directory, not a table of measurements
-        from sweeps.finalize import main as fit_sweep_main
+        from ftscale.sweeps.finalize import main as fit_sweep_main
 
         return fit_sweep_main(args[1:] if args[:1] == ["fit"] else args)
     if command == "law":
-        from scaling_laws.cli import main as law_main
+        from ftscale.scaling_laws.cli import main as law_main
 
         return law_main(args)
     quiet_libraries()
     if command == "sweep":
-        from sweeps.sweep_cli import main as sweep_main
+        from ftscale.sweeps.sweep_cli import main as sweep_main
 
         return sweep_main(args)
     if command == "demo":
-        from sweeps.demo import main as demo_main
+        from ftscale.sweeps.demo import main as demo_main
 
         return demo_main(args)
     if command == "pretrain":
-        from backbones.pretrain import main as pretrain_main
+        from ftscale.backbones.pretrain import main as pretrain_main
 
         return pretrain_main(args)
     if command == "export":
-        from sweeps.export import main as export_main
+        from ftscale.sweeps.export import main as export_main
 
         return export_main(args)
-    from sweeps.lightning_cli import FtscaleCLI
+    from ftscale.sweeps.lightning_cli import FtscaleCLI
 
     # LightningCLI warns when handed arguments that sys.argv also holds: let it read sys.argv itself then.
     FtscaleCLI(None if from_sys_argv else [command, *args])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sweeps.finalize import finalize_sweep
-from sweeps.runner import run_sweep
-from sweeps.wandb_points import log_finished_point
+from ftscale.sweeps.finalize import finalize_sweep
+from ftscale.sweeps.runner import run_sweep
+from ftscale.sweeps.wandb_points import log_finished_point
 
 SPECS = {False: Path("configs/sweeps/demo.yaml"), True: Path("configs/sweeps/demo_quick.yaml")}
 

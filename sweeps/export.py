@@ -2,7 +2,7 @@
 
 from jsonargparse import ArgumentParser
 
-from lightning_modules import load_method
+from ftscale.lightning_modules import load_method
 
 
 def main(argv: list[str]) -> int:

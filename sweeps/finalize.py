@@ -9,15 +9,15 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from sweeps.laws import fit_sweep, point_record, write_laws
-from sweeps.report import write_report
-from sweeps.runner import SPEC, STORE
-from sweeps.spec import SweepSpec, load_spec
-from sweeps.store import Store
-from sweeps.wandb_log import log_fit, project, run_id, wandb_mode
-from sweeps.wandb_points import log_unlogged_points
-from sweeps.wandb_report import publish_report
-from sweeps.wandb_runs import merge_points, parse_path, points_from_wandb
+from ftscale.sweeps.laws import fit_sweep, point_record, write_laws
+from ftscale.sweeps.report import write_report
+from ftscale.sweeps.runner import SPEC, STORE
+from ftscale.sweeps.spec import SweepSpec, load_spec
+from ftscale.sweeps.store import Store
+from ftscale.sweeps.wandb_log import log_fit, project, run_id, wandb_mode
+from ftscale.sweeps.wandb_points import log_unlogged_points
+from ftscale.sweeps.wandb_report import publish_report
+from ftscale.sweeps.wandb_runs import merge_points, parse_path, points_from_wandb
 
 BOOTSTRAP = 100  # resamples per law for the parameter intervals
 # Set by `wandb agent` for the process it starts: a W&B run made there becomes the agent's run.
@@ -83,7 +83,7 @@ def report_sweep(sweep_dir: Path, wandb: str | None = None) -> None:
     if any(name in os.environ for name in AGENT_ENV):
         env = {name: value for name, value in os.environ.items() if name not in AGENT_ENV}
         mode = ["--wandb", wandb] if wandb else []
-        command = [sys.executable, "-m", "sweeps.cli", "law", "fit", "--sweep", str(sweep_dir), *mode]
+        command = [sys.executable, "-m", "ftscale.sweeps.cli", "law", "fit", "--sweep", str(sweep_dir), *mode]
         subprocess.run(command, env=env, check=False)
         return
     report = finalize_sweep(sweep_dir, wandb)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-import scaling_laws as sl
+from ftscale import scaling_laws as sl
 
 # Each factor axis of the paper, and the point field that is its X.
 AXES = {"model_size": "non_embedding_params", "pretrain_tokens": "pretrain_tokens", "pet_size": "pet_size"}

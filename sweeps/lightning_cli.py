@@ -6,11 +6,11 @@ from pathlib import Path
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from backbones.spec import resolve_backbone
-from callbacks.generation_metrics import GenerationMetrics
-from callbacks.throughput import TrainingThroughput
-from datamodules import FinetuneDataModule
-from lightning_modules import FinetuneModule
+from ftscale.backbones.spec import resolve_backbone
+from ftscale.callbacks.generation_metrics import GenerationMetrics
+from ftscale.callbacks.throughput import TrainingThroughput
+from ftscale.datamodules import FinetuneDataModule
+from ftscale.lightning_modules import FinetuneModule
 
 
 class FtscaleCLI(LightningCLI):

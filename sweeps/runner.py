@@ -21,8 +21,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sweeps.spec import SweepSpec, load_spec, point_cli_args, point_dir
-from sweeps.store import LeaseLost, Store
+from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args, point_dir
+from ftscale.sweeps.store import LeaseLost, Store
 
 STORE = "results.sqlite"
 SPEC = "spec.yaml"  # the runner's copy of the spec: a sweep directory describes itself
@@ -49,8 +49,8 @@ OnDone = Callable[[Path, str], None]  # called with the sweep directory and a po
 
 def run_in_process(job: Job) -> None:
     """Run a point in this process (imports are paid once per runner), its output into the point's log."""
-    from sweeps.cli import quiet_libraries
-    from sweeps.lightning_cli import FtscaleCLI
+    from ftscale.sweeps.cli import quiet_libraries
+    from ftscale.sweeps.lightning_cli import FtscaleCLI
 
     quiet_libraries()
     argv = sys.argv
@@ -93,9 +93,11 @@ def _terminal() -> TextIO:
 
 
 def run_isolated(job: Job) -> None:
-    """Run a point in its own `python -m sweeps.cli fit` process (memory freed after, crashes contained)."""
+    """Run a point in its own `python -m ftscale.sweeps.cli fit` process (memory freed after, crashes contained)."""
     with open(job.log_path, "a") as log:
-        code = subprocess.run([sys.executable, "-m", "sweeps.cli", *job.args], stdout=log, stderr=log).returncode
+        code = subprocess.run(
+            [sys.executable, "-m", "ftscale.sweeps.cli", *job.args], stdout=log, stderr=log
+        ).returncode
     if code:
         raise RuntimeError(f"ftscale fit exited with {code}: {_reason(job.log_path)}")
 
@@ -266,7 +268,7 @@ def _alive(pid: int) -> bool:
 def _job(row: dict, sweep_dir: Path, store_path: Path, owner: str) -> Job:
     point_id = row["id"]
     record = {
-        "class_path": "callbacks.record_result.RecordResult",
+        "class_path": "ftscale.callbacks.record_result.RecordResult",
         "init_args": {"store_path": str(store_path), "point_id": point_id, "owner": owner},
     }
     args = [*point_cli_args(row["args"], sweep_dir, point_id), *QUIET, f"--trainer.callbacks+={json.dumps(record)}"]
@@ -323,7 +325,7 @@ def _run_workers(sweep_dir: Path, workers: int, refresh: Callable[[], None], kwa
 
 
 def _pretrain(spec: SweepSpec) -> None:
-    from backbones.pretrain import load_pretrain_config, pretrain_ladder
+    from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
     sizes = sorted({size for size in (*spec.model_sizes, spec.default_size) if size})
     pretrain_ladder(replace(load_pretrain_config(spec.ladder), sizes=sizes))

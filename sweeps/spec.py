@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from backbones.pretrain import PretrainConfig
+    from ftscale.backbones.pretrain import PretrainConfig
 
 AXES = ("model_size", "pretrain_tokens", "pet_size")
 FIELDS = (
@@ -149,7 +149,7 @@ def _validate(raw: dict[str, Any]) -> SweepSpec:
     # (they only need `point_cli_args`) and `ftscale sweep status` never need.
     from lightning import Trainer
 
-    from backbones.pretrain import PretrainConfig
+    from ftscale.backbones.pretrain import PretrainConfig
 
     name = raw.get("name")
     _check(isinstance(name, str) and name and "/" not in name, "name", f"a non-empty string without '/', got {name!r}")
@@ -296,7 +296,7 @@ def _token_list(values: Any, ladder: "PretrainConfig") -> list[int]:
 
 
 def _train_sizes(raw: Any) -> list[int]:
-    from datamodules.subsets import log_spaced_sizes  # see _validate
+    from ftscale.datamodules.subsets import log_spaced_sizes  # see _validate
 
     field = "train_sizes"
     if isinstance(raw, dict):
@@ -370,7 +370,7 @@ def _non_embedding_params(size: str) -> int:
     import torch
     from transformers import LlamaForCausalLM
 
-    from backbones.ladder import ladder_config
+    from ftscale.backbones.ladder import ladder_config
 
     with torch.device("meta"):
         model = LlamaForCausalLM(ladder_config(size, 256, 1024, 1, 2, 0))

@@ -9,10 +9,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sweeps.finalize import report_sweep
-from sweeps.runner import STORE, run_point, run_sweep
-from sweeps.store import Store
-from sweeps.wandb_points import log_finished_point
+from ftscale.sweeps.finalize import report_sweep
+from ftscale.sweeps.runner import STORE, run_point, run_sweep
+from ftscale.sweeps.store import Store
+from ftscale.sweeps.wandb_points import log_finished_point
 
 FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
 HEADERS = ("size", "params", "pretrain tokens", "pet size", "train size", "seed")  # the factors, short
@@ -75,7 +75,7 @@ def _wandb_option(command: argparse.ArgumentParser) -> None:
 
 
 def plan(spec_path: str, console: Console) -> None:
-    from sweeps.spec import load_spec  # loads torch: only the commands that read a spec pay for it
+    from ftscale.sweeps.spec import load_spec  # loads torch: only the commands that read a spec pay for it
 
     spec = load_spec(spec_path)
     points = spec.points()
@@ -128,8 +128,8 @@ def status(sweep_dir: Path, console: Console) -> int:
 
 
 def export_wandb(spec_path: str, out: Path | None, sweep_dir: Path | None, console: Console) -> int:
-    from sweeps.spec import load_spec  # see plan
-    from sweeps.wandb_sweep import sweep_config, write_sweep_config
+    from ftscale.sweeps.spec import load_spec  # see plan
+    from ftscale.sweeps.wandb_sweep import sweep_config, write_sweep_config
 
     spec = load_spec(spec_path)
     text = write_sweep_config(sweep_config(spec, spec_path, sweep_dir), out)

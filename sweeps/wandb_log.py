@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sweeps.report import VERDICTS
+from ftscale.sweeps.report import VERDICTS
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import yaml
 
-from sweeps.laws import point_record
-from sweeps.runner import SPEC, STORE
-from sweeps.store import Store
-from sweeps.wandb_log import log_point, wandb_mode
+from ftscale.sweeps.laws import point_record
+from ftscale.sweeps.runner import SPEC, STORE
+from ftscale.sweeps.store import Store
+from ftscale.sweeps.wandb_log import log_point, wandb_mode
 
 
 def sweep_name(sweep_dir: Path) -> str:

@@ -3,8 +3,8 @@
 import os
 from typing import Any
 
-from sweeps.report import VERDICTS
-from sweeps.wandb_log import figures, fit_tables
+from ftscale.sweeps.report import VERDICTS
+from ftscale.sweeps.wandb_log import figures, fit_tables
 
 OFFLINE = "W&B report skipped: it needs an online W&B login (`wandb login` or WANDB_API_KEY); W&B is {mode} here"
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import yaml
 
-from sweeps.spec import SweepSpec
-from sweeps.wandb_log import project
-from sweeps.wandb_runs import SWEEP_PARAMETER
+from ftscale.sweeps.spec import SweepSpec
+from ftscale.sweeps.wandb_log import project
+from ftscale.sweeps.wandb_runs import SWEEP_PARAMETER
 
 PROGRAM = "ftscale"
 

@@ -21,7 +21,7 @@ def ftscale_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def world_tokenizer_dir(ftscale_cache) -> Path:
-    from datamodules import world_tokenizer
+    from ftscale.datamodules import world_tokenizer
 
     return world_tokenizer(seed=0, vocab_size=1024)
 
@@ -29,7 +29,7 @@ def world_tokenizer_dir(ftscale_cache) -> Path:
 @pytest.fixture(scope="session")
 def make_backbone(world_tokenizer_dir, tmp_path_factory):
     """Build (once per size) a randomly initialised ladder model with the world tokenizer; return its path."""
-    from backbones.ladder import ladder_config
+    from ftscale.backbones.ladder import ladder_config
 
     built: dict[str, Path] = {}
 
@@ -56,7 +56,7 @@ def make_backbone(world_tokenizer_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def test_ladder(ftscale_cache) -> dict[str, dict]:
     """The test ladder of configs/pretrain/test.yaml, pretrained once per session (slow tests only)."""
-    from backbones.pretrain import load_pretrain_config, pretrain_ladder
+    from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
     return pretrain_ladder(load_pretrain_config(TEST_LADDER))
 

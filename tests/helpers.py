@@ -7,7 +7,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.batching import IGNORE_INDEX
+from ftscale.datamodules.batching import IGNORE_INDEX
 
 
 def make_batch(vocab: int = 200, batch: int = 3, length: int = 11, source: int = 4) -> dict[str, torch.Tensor]:

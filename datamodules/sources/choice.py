@@ -1,6 +1,6 @@
 """Which source a task reads: a Hugging Face dataset or local files, and the file or split of each of our splits."""
 
-from datamodules.finetune import SPLITS
+from ftscale.datamodules.finetune import SPLITS
 
 
 def check_sources(

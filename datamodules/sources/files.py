@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from datamodules.sources.record import Record
+from ftscale.datamodules.sources.record import Record
 
 TSV_COLUMNS = ("source", "target")
 

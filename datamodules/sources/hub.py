@@ -2,7 +2,7 @@
 
 from datasets import load_dataset
 
-from datamodules.sources.record import Record
+from ftscale.datamodules.sources.record import Record
 
 
 def read_hub(name: str, config: str | None, split: str) -> list[Record]:

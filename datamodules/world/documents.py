@@ -4,9 +4,9 @@ from collections import Counter
 
 import numpy as np
 
-from datamodules.world.grammar import OBJECT, SUBJECT, gist, render
-from datamodules.world.lexicon import Lexicon
-from datamodules.world.sampling import mix64, row_hash, sample_meanings, zipf
+from ftscale.datamodules.world.grammar import OBJECT, SUBJECT, gist, render
+from ftscale.datamodules.world.lexicon import Lexicon
+from ftscale.datamodules.world.sampling import mix64, row_hash, sample_meanings, zipf
 
 MIN_SENTENCES, MAX_SENTENCES = 3, 8
 NUM_ENTITIES = 3

@@ -4,7 +4,7 @@ A meaning is one row of ints: who does what to whom, with which modifiers. Trans
 row in two languages, so the mapping between them is exact but not word-by-word.
 """
 
-from datamodules.world.lexicon import Lexicon
+from ftscale.datamodules.world.lexicon import Lexicon
 
 # Columns of a meaning row; -1 marks an absent optional part.
 SUBJECT, SUBJECT_ADJ, SUBJECT_PLURAL, VERB, TENSE, OBJECT, OBJECT_ADJ, OBJECT_PLURAL, ADVERB, PLACE = range(10)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.world.languages import Language
+from ftscale.datamodules.world.languages import Language
 
 # A few thousand concepts: enough that rare words keep turning up as the data grows.
 NUM_CONCEPTS = {"noun": 2000, "verb": 600, "adjective": 400, "adverb": 150}

@@ -5,11 +5,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from datamodules import templates
-from datamodules.world.documents import render_document, sample_documents
-from datamodules.world.grammar import render
-from datamodules.world.lexicon import Lexicon
-from datamodules.world.sampling import in_split, row_hash, sample_meanings, stream
+from ftscale.datamodules import templates
+from ftscale.datamodules.world.documents import render_document, sample_documents
+from ftscale.datamodules.world.grammar import render
+from ftscale.datamodules.world.lexicon import Lexicon
+from ftscale.datamodules.world.sampling import in_split, row_hash, sample_meanings, stream
 
 DOCS_PER_CHUNK = 256
 # Shares of document kinds: monolingual, parallel sentence pairs, task prompts.

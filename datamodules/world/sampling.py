@@ -4,7 +4,7 @@ import zlib
 
 import numpy as np
 
-from datamodules.world.grammar import (
+from ftscale.datamodules.world.grammar import (
     ADVERB,
     NUM_FIELDS,
     OBJECT,
@@ -17,7 +17,7 @@ from datamodules.world.grammar import (
     TENSE,
     VERB,
 )
-from datamodules.world.lexicon import NUM_CONCEPTS, zipf_weights
+from ftscale.datamodules.world.lexicon import NUM_CONCEPTS, zipf_weights
 
 # Splits own disjoint ranges of a meaning's hash bucket (0..99), so no meaning is in two splits.
 SPLIT_BUCKETS = {"train": (0, 90), "validation": (90, 95), "test": (95, 100)}

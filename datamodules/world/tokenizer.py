@@ -8,9 +8,9 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from datamodules import templates
-from datamodules.cache import cache_dir
-from datamodules.world.world import GENERATOR_VERSION, World
+from ftscale.datamodules import templates
+from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.world.world import GENERATOR_VERSION, World
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
 TRAINING_WORDS = 300_000

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.world.documents import document_hashes, render_document, sample_documents, summarize
-from datamodules.world.grammar import NUM_FIELDS, render
-from datamodules.world.languages import LANGUAGES, check_language
-from datamodules.world.lexicon import Lexicon
-from datamodules.world.pretraining import pretraining_text
-from datamodules.world.sampling import (
+from ftscale.datamodules.world.documents import document_hashes, render_document, sample_documents, summarize
+from ftscale.datamodules.world.grammar import NUM_FIELDS, render
+from ftscale.datamodules.world.languages import LANGUAGES, check_language
+from ftscale.datamodules.world.lexicon import Lexicon
+from ftscale.datamodules.world.pretraining import pretraining_text
+from ftscale.datamodules.world.sampling import (
     NUM_BUCKETS,
     SPLIT_BUCKETS,
     check_split,

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from backbones.attention import choose_attn_implementation, describe_attention, flash_attention_unavailable
-from lightning_modules import PromptTuning
+from ftscale.backbones.attention import choose_attn_implementation, describe_attention, flash_attention_unavailable
+from ftscale.lightning_modules import PromptTuning
 from tests.helpers import make_batch
 
 

@@ -4,8 +4,8 @@ import bitsandbytes as bnb
 import pytest
 import torch
 
-from backbones.attention import choose_attn_implementation
-from backbones.loading import load_backbone, quantization_config
+from ftscale.backbones.attention import choose_attn_implementation
+from ftscale.backbones.loading import load_backbone, quantization_config
 from tests.helpers import make_batch
 
 

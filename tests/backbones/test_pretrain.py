@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from backbones.pretrain import PretrainConfig, load_pretrain_config, pretrain_ladder, pretraining_module
-from backbones.spec import resolve_backbone
+from ftscale.backbones.pretrain import PretrainConfig, load_pretrain_config, pretrain_ladder, pretraining_module
+from ftscale.backbones.spec import resolve_backbone
 from tests.conftest import TEST_LADDER
 
 

@@ -9,10 +9,10 @@ import torch
 import yaml
 from lightning.pytorch.loggers import CSVLogger
 
-from callbacks.generation_metrics import GenerationMetrics
-from datamodules import SyntheticSummarization, SyntheticTranslation
-from evaluation.text_metrics import score_texts
-from lightning_modules import LoRA
+from ftscale.callbacks.generation_metrics import GenerationMetrics
+from ftscale.datamodules import SyntheticSummarization, SyntheticTranslation
+from ftscale.evaluation.text_metrics import score_texts
+from ftscale.lightning_modules import LoRA
 
 METRICS = {"test/bleu", "test/chrf", "test/rouge1", "test/rouge2", "test/rougeL"}
 

@@ -8,9 +8,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from callbacks.record_result import RecordResult
-from callbacks.throughput import TrainingThroughput
-from sweeps.store import Store
+from ftscale.callbacks.record_result import RecordResult
+from ftscale.callbacks.throughput import TrainingThroughput
+from ftscale.sweeps.store import Store
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import LlamaForCausalLM
 
-from backbones.ladder import ladder_config
-from callbacks.throughput import TrainingThroughput, flops_per_token, matmul_parameters, peak_flops
-from lightning_modules import FullFinetune
+from ftscale.backbones.ladder import ladder_config
+from ftscale.callbacks.throughput import TrainingThroughput, flops_per_token, matmul_parameters, peak_flops
+from ftscale.lightning_modules import FullFinetune
 from tests.helpers import make_batch
 
 

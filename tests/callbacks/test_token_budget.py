@@ -4,8 +4,8 @@ import lightning as L
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
-from callbacks.token_budget import TokenBudgetCheckpoint
-from lightning_modules import FullFinetune
+from ftscale.callbacks.token_budget import TokenBudgetCheckpoint
+from ftscale.lightning_modules import FullFinetune
 from tests.helpers import make_batch
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 from transformers import AutoTokenizer
 
-from datamodules import PretrainCorpus
+from ftscale.datamodules import PretrainCorpus
 
 
 def test_blocks_validation_and_cache(world_tokenizer_dir):

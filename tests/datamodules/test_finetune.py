@@ -8,8 +8,8 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from transformers import AutoTokenizer
 
-from datamodules import FinetuneDataModule, SyntheticSummarization, SyntheticTranslation
-from datamodules.batching import IGNORE_INDEX
+from ftscale.datamodules import FinetuneDataModule, SyntheticSummarization, SyntheticTranslation
+from ftscale.datamodules.batching import IGNORE_INDEX
 
 SMALL = {"pool_size": 600, "val_size": 40, "test_size": 40}
 

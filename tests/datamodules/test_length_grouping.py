@@ -2,8 +2,8 @@
 
 import torch
 
-from datamodules import SyntheticTranslation
-from datamodules.length_grouping import SeededLengthGroupedSampler
+from ftscale.datamodules import SyntheticTranslation
+from ftscale.datamodules.length_grouping import SeededLengthGroupedSampler
 
 BATCH = 8
 

@@ -6,10 +6,10 @@ import torch.nn.functional as F
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from datamodules.batching import IGNORE_INDEX, PadCollator, example_lengths
-from datamodules.packing import PackCollator, check_packable, pack_rows
-from lightning_modules import FullFinetune
-from lightning_modules.base import flatten_packed_rows
+from ftscale.datamodules.batching import IGNORE_INDEX, PadCollator, example_lengths
+from ftscale.datamodules.packing import PackCollator, check_packable, pack_rows
+from ftscale.lightning_modules import FullFinetune
+from ftscale.lightning_modules.base import flatten_packed_rows
 
 LENGTHS = [23, 5, 17, 9, 11, 4, 30, 8]  # packs into fewer rows than examples
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from datamodules import Summarization, Translation
+from ftscale.datamodules import Summarization, Translation
 from tests.datamodules.conftest import DATA, SPLITS, split_files
 
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datamodules import Summarization, Translation
-from datamodules.sources import read_file, read_hub, read_text_pair
+from ftscale.datamodules import Summarization, Translation
+from ftscale.datamodules.sources import read_file, read_hub, read_text_pair
 from tests.datamodules.conftest import DATA, read_jsonl, split_files
 
 

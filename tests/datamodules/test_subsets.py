@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datamodules import log_spaced_sizes, nested_subset
+from ftscale.datamodules import log_spaced_sizes, nested_subset
 
 # A split: a list of example languages, 1..4 languages with uneven shares.
 splits = st.lists(st.sampled_from(["de", "en", "fr", "zh"]), min_size=1, max_size=300)

@@ -6,7 +6,7 @@ from pathlib import Path
 import datasets
 import yaml
 
-from datamodules import Summarization
+from ftscale.datamodules import Summarization
 from tests.datamodules.conftest import DATA, read_jsonl, split_files
 
 TASK = Path(__file__).resolve().parents[2] / "configs" / "tasks" / "mlsum_cnndm.yaml"
@@ -50,7 +50,7 @@ def test_task_config_reads_mlsum_and_cnn_dailymail(monkeypatch):
         folder = DATA / "cnn_dailymail" if path == "cnn_dailymail" else DATA / "mlsum" / config_name
         return datasets.Dataset.from_list(read_jsonl(folder / f"{split}.jsonl"))
 
-    monkeypatch.setattr("datamodules.sources.hub.load_dataset", load_dataset)
+    monkeypatch.setattr("ftscale.datamodules.sources.hub.load_dataset", load_dataset)
     data = Summarization("unused-tokenizer", **yaml.safe_load(TASK.read_text())["init_args"])
     assert Counter(e.language for e in data.examples("validation")) == {"de": 2, "es": 2, "fr": 2, "en": 2}
     assert calls == [

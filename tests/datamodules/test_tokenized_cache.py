@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from datamodules import FinetuneDataModule, SyntheticTranslation, Translation
+from ftscale.datamodules import FinetuneDataModule, SyntheticTranslation, Translation
 from tests.datamodules.conftest import split_files
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from datamodules import World, cache_dir, world_tokenizer
+from ftscale.datamodules import World, cache_dir, world_tokenizer
 
 
 def test_cache_dir_honours_env_and_creates(tmp_path, monkeypatch):

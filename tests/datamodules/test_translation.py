@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from datamodules import Translation
-from datamodules.world import Example
-from sweeps.cli import main
+from ftscale.datamodules import Translation
+from ftscale.datamodules.world import Example
+from ftscale.sweeps.cli import main
 from tests.datamodules.conftest import DATA, SPLITS, read_jsonl, split_files
 
 TASKS = Path(__file__).resolve().parents[2] / "configs" / "tasks"
@@ -75,7 +75,7 @@ def test_task_configs_load_the_paper_datasets(config, name, pair, test_split, mo
         rows = read_jsonl(DATA / f"wmt_en_{target}" / "test.jsonl")
         return datasets.Dataset.from_list(rows)
 
-    monkeypatch.setattr("datamodules.sources.hub.load_dataset", load_dataset)
+    monkeypatch.setattr("ftscale.datamodules.sources.hub.load_dataset", load_dataset)
     init_args = yaml.safe_load((TASKS / f"{config}.yaml").read_text())["init_args"]
     data = Translation("unused-tokenizer", **init_args)
     assert len(data.examples("test")) == 5 and data.examples("test")[0].language == pair.split("-")[0]
@@ -94,7 +94,9 @@ def test_bad_file_ends_ftscale_fit_in_one_error_line(tmp_path, make_backbone, ca
     bad.write_text('{"translation": {"en": "Hello.", "de": "Hallo."}}\n{"translation": {"en": "Hi."}}\n')
     config = tmp_path / "data.yaml"
     files = {**split_files("wmt_en_de"), "train": str(bad)}
-    config.write_text(yaml.safe_dump({"class_path": "datamodules.Translation", "init_args": {"data_files": files}}))
+    config.write_text(
+        yaml.safe_dump({"class_path": "ftscale.datamodules.Translation", "init_args": {"data_files": files}})
+    )
     backbone = make_backbone("xs")
     capsys.readouterr()  # only what the command prints
     code = main(
@@ -121,7 +123,7 @@ def test_bad_file_ends_ftscale_fit_in_one_error_line(tmp_path, make_backbone, ca
 def fit_args(backbone: Path, root: Path) -> list[str]:
     return [
         "--model.class_path",
-        "lightning_modules.LoRA",
+        "ftscale.lightning_modules.LoRA",
         "--model.backbone",
         str(backbone),
         "--data.train_size",
@@ -168,7 +170,7 @@ def test_fit_on_real_task_files_reports_loss_and_generation_metrics(source, make
             }
         },
     }[source]
-    class_path = "datamodules.Summarization" if source == "mlsum_cnndm" else "datamodules.Translation"
+    class_path = "ftscale.datamodules.Summarization" if source == "mlsum_cnndm" else "ftscale.datamodules.Translation"
     config = tmp_path / "data.yaml"
     config.write_text(yaml.safe_dump({"class_path": class_path, "init_args": data}, allow_unicode=True))
     root = tmp_path / "run"

@@ -10,14 +10,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from datamodules import Example, World
-from datamodules.world.documents import main_subject, summarize
-from datamodules.world.grammar import NUM_FIELDS, OBJECT, SUBJECT, SUBJECT_ADJ, VERB, render
-from datamodules.world.languages import LANGUAGES
+from ftscale.datamodules import Example, World
+from ftscale.datamodules.world.documents import main_subject, summarize
+from ftscale.datamodules.world.grammar import NUM_FIELDS, OBJECT, SUBJECT, SUBJECT_ADJ, VERB, render
+from ftscale.datamodules.world.languages import LANGUAGES
 
 DIGEST = """
 import hashlib
-from datamodules import World
+from ftscale.datamodules import World
 
 for seed in (0, 1):
     w = World(seed)

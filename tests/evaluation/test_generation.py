@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from evaluation.generation import generate_ids, prompts_of
-from lightning_modules import FullFinetune, LoRA, PromptTuning
+from ftscale.evaluation.generation import generate_ids, prompts_of
+from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
 
 METHODS = {"fmt": (FullFinetune, {}), "lora": (LoRA, {}), "prompt_tuning": (PromptTuning, {"num_virtual_tokens": 4})}
 TEXTS = ["Translate from Veloran to Kathuri:\nna delilad folsolo pel fa.\n", "hello\n", "vel dol renfo lasir.\n"]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from evaluation import learned_metrics
-from evaluation.learned_metrics import (
+from ftscale.evaluation import learned_metrics
+from ftscale.evaluation.learned_metrics import (
     LearnedMetric,
     check_learned_metrics,
     learned_metrics_to_run,

@@ -3,7 +3,7 @@
 import pytest
 import sacrebleu
 
-from evaluation.text_metrics import UnicodeWordTokenizer, bleu_tokenizer, score_texts
+from ftscale.evaluation.text_metrics import UnicodeWordTokenizer, bleu_tokenizer, score_texts
 
 
 def f_measure(matches: int, hypothesis_tokens: int, reference_tokens: int) -> float:

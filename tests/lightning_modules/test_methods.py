@@ -7,8 +7,8 @@ from peft import PeftModel
 from torch import nn
 from transformers import AutoModelForCausalLM
 
-from datamodules.batching import IGNORE_INDEX
-from lightning_modules import FullFinetune, LoRA, PromptTuning
+from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
 from tests.helpers import make_batch, train_on
 
 METHODS = {

@@ -5,7 +5,7 @@ import lightning as L
 import pytest
 import torch
 
-from lightning_modules import FullFinetune, LoRA
+from ftscale.lightning_modules import FullFinetune, LoRA
 from tests.helpers import make_batch, train_on
 
 QUANTISED_LINEAR = {"nf4": bnb.nn.Linear4bit, "int8": bnb.nn.Linear8bitLt}

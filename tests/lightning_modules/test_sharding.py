@@ -15,10 +15,10 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 from transformers import AutoModelForCausalLM
 
-from lightning_modules import FullFinetune, LoRA, PromptTuning, load_method
-from lightning_modules.sharding import data_parallel_mesh, decoder_layers, shard_model
-from sweeps.cli import main
-from sweeps.lightning_cli import FtscaleCLI
+from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning, load_method
+from ftscale.lightning_modules.sharding import data_parallel_mesh, decoder_layers, shard_model
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.lightning_cli import FtscaleCLI
 from tests.conftest import ROOT
 from tests.helpers import make_batch
 
@@ -112,7 +112,7 @@ def fit_args(backbone: Path, method: str, out: Path, steps: int, batch_size: int
     return [
         "--model", f"configs/methods/{method}.yaml", "--model.backbone", str(backbone),
         "--model.lr_schedule", "constant", "--model.warmup_ratio", "0",
-        "--data", "datamodules.SyntheticTranslation", "--data.pool_size", "64", "--data.train_size", "4",
+        "--data", "ftscale.datamodules.SyntheticTranslation", "--data.pool_size", "64", "--data.train_size", "4",
         "--data.val_size", "8", "--data.test_size", "8", "--data.batch_size", str(batch_size),
         "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "3",
         "--trainer.check_val_every_n_epoch", "null",
@@ -132,7 +132,7 @@ def fit_fsdp(backbone: Path, method: str, out: Path, steps: int = 6, *extra: str
     fsdp = ["--trainer", "configs/trainer/fsdp.yaml", "--trainer.accelerator", "cpu", "--trainer.precision", "32-true"]
     args = [*fsdp, *fit_args(backbone, method, out, steps, batch_size=2), *extra]
     run = subprocess.run(
-        [sys.executable, "-m", "sweeps.cli", "fit", *args],
+        [sys.executable, "-m", "ftscale.sweeps.cli", "fit", *args],
         cwd=ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,

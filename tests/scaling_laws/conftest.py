@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaling_laws.forms import LawForm
+from ftscale.scaling_laws.forms import LawForm
 
 EXTERNAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "external"
 

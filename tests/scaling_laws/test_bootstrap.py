@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import MULTIPLICATIVE, FitResult, ScalingLawError, bootstrap, examples_needed, fit
+from ftscale.scaling_laws import MULTIPLICATIVE, FitResult, ScalingLawError, bootstrap, examples_needed, fit
 
 from .conftest import synthetic
 

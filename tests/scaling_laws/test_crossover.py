@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import FitResult, critical_data_size, examples_needed
+from ftscale.scaling_laws import FitResult, critical_data_size, examples_needed
 
 
 def _fit(law: str, **params) -> FitResult:

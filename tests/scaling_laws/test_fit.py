@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import ADDITIVE, MULTIPLICATIVE, POWER, fit
-from scaling_laws.external import lin2024
-from scaling_laws.fitter import fit_points
-from scaling_laws.objective import Objective, huber
+from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, POWER, fit
+from ftscale.scaling_laws.external import lin2024
+from ftscale.scaling_laws.fitter import fit_points
+from ftscale.scaling_laws.objective import Objective, huber
 
 from .conftest import synthetic
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import ADDITIVE, ADDITIVE_TIED, FORMS, MULTIPLICATIVE, POWER, RECTIFIED, RECTIFIED_JOINT
-from scaling_laws.errors import ScalingLawError
-from scaling_laws.forms import LawForm
+from ftscale.scaling_laws import ADDITIVE, ADDITIVE_TIED, FORMS, MULTIPLICATIVE, POWER, RECTIFIED, RECTIFIED_JOINT
+from ftscale.scaling_laws.errors import ScalingLawError
+from ftscale.scaling_laws.forms import LawForm
 
 X = np.array([1e8, 3e8, 1e9, 5e9])
 DF = np.array([200.0, 3e3, 5e4, 1e6])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import MULTIPLICATIVE, ScalingLawError, as_points, fit, held_out_mask
+from ftscale.scaling_laws import MULTIPLICATIVE, ScalingLawError, as_points, fit, held_out_mask
 
 from .conftest import synthetic
 

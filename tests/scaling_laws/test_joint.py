@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import MULTIPLICATIVE, ScalingLawError, TwoStageResult, as_points, fit_two_stage
+from ftscale.scaling_laws import MULTIPLICATIVE, ScalingLawError, TwoStageResult, as_points, fit_two_stage
 
 from .conftest import synthetic
 

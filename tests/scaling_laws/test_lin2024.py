@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_laws import MULTIPLICATIVE, RECTIFIED_JOINT
-from scaling_laws.external import lin2024, model_family
-from scaling_laws.fitter import fit_points
+from ftscale.scaling_laws import MULTIPLICATIVE, RECTIFIED_JOINT
+from ftscale.scaling_laws.external import lin2024, model_family
+from ftscale.scaling_laws.fitter import fit_points
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling_laws import MULTIPLICATIVE, FitResult, fit, plot_critical, plot_fit
+from ftscale.scaling_laws import MULTIPLICATIVE, FitResult, fit, plot_critical, plot_fit
 
 from .conftest import synthetic
 

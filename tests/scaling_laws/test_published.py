@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from scaling_laws import ADDITIVE, ADDITIVE_TIED
-from scaling_laws.external import chinchilla, datablations, gemstones
-from scaling_laws.fitter import fit_points
+from ftscale.scaling_laws import ADDITIVE, ADDITIVE_TIED
+from ftscale.scaling_laws.external import chinchilla, datablations, gemstones
+from ftscale.scaling_laws.fitter import fit_points
 
 
 def _rel(a: float, b: float) -> float:

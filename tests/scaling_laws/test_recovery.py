@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling_laws import MULTIPLICATIVE, fit
-from scaling_laws.objective import Objective
+from ftscale.scaling_laws import MULTIPLICATIVE, fit
+from ftscale.scaling_laws.objective import Objective
 
 from .conftest import synthetic
 

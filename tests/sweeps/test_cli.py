@@ -6,8 +6,8 @@ import math
 import pytest
 import yaml
 
-from sweeps.cli import main
-from sweeps.lightning_cli import FtscaleCLI
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.lightning_cli import FtscaleCLI
 from tests.conftest import TEST_LADDER
 
 QUICKSTART = ["--config", "configs/quickstart.yaml"]
@@ -33,14 +33,14 @@ def test_print_config_shows_the_swapped_method_and_kept_backbone(in_repo, capsys
         main(["fit", *QUICKSTART, "--model", "configs/methods/prompt_tuning.yaml", "--print_config"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "class_path: lightning_modules.PromptTuning" in out
+    assert "class_path: ftscale.lightning_modules.PromptTuning" in out
     assert "backbone: ladder:m" in out
     assert "num_virtual_tokens: 20" in out
 
 
 def test_unknown_method_class_is_refused_before_anything_runs(in_repo, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["fit", *QUICKSTART, "--model.class_path", "lightning_modules.NoSuchMethod"])
+        main(["fit", *QUICKSTART, "--model.class_path", "ftscale.lightning_modules.NoSuchMethod"])
     assert exit_.value.code == 2
     assert "NoSuchMethod" in capsys.readouterr().err
 

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from sweeps.finalize import finalize_sweep
-from sweeps.runner import run_sweep
-from sweeps.spec import load_spec
-from sweeps.wandb_points import log_finished_point
+from ftscale.sweeps.finalize import finalize_sweep
+from ftscale.sweeps.runner import run_sweep
+from ftscale.sweeps.spec import load_spec
+from ftscale.sweeps.wandb_points import log_finished_point
 from tests.sweeps.wandb_offline import read_offline_run
 
 TEST_SPEC = "configs/sweeps/test.yaml"

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import scaling_laws as sl
-from sweeps.laws import AXES, claims, fit_sweep, series, write_laws
+from ftscale import scaling_laws as sl
+from ftscale.sweeps.laws import AXES, claims, fit_sweep, series, write_laws
 
 SIZES = {"xs": 25_000, "s": 55_000, "m": 150_000, "l": 440_000}
 TOKENS = [262_144, 1_048_576, 2_097_152, 8_388_608]

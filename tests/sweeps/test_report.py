@@ -12,7 +12,7 @@ from typing import Any
 import matplotlib
 import pytest
 
-from sweeps.report import write_report
+from ftscale.sweeps.report import write_report
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.cli import main
-from sweeps.runner import Job, drain, prepare_sweep, run_in_process, run_point, run_sweep
-from sweeps.spec import load_spec
-from sweeps.store import Store
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.runner import Job, drain, prepare_sweep, run_in_process, run_point, run_sweep
+from ftscale.sweeps.spec import load_spec
+from ftscale.sweeps.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]  # not from conftest: the killed runner imports this module, kept light
 
@@ -173,7 +173,7 @@ def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, t
     store = Store(tmp_path / "results.sqlite")
     store.add_points(spec.points())
     code = (
-        "from tests.sweeps.test_runner import fake_execute; from sweeps.runner import drain; "
+        "from tests.sweeps.test_runner import fake_execute; from ftscale.sweeps.runner import drain; "
         f"drain({str(tmp_path)!r}, execute=fake_execute)"
     )
     runner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ | {BLOCK_AT: "4"})

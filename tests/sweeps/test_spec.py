@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeps.cli import main
-from sweeps.spec import load_spec
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.spec import load_spec
 
 BASE = {
     "name": "unit",

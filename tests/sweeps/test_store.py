@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sweeps.store import LeaseLost, Store
+from ftscale.sweeps.store import LeaseLost, Store
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import wandb
 
-from sweeps import wandb_log
-from sweeps.wandb_log import log_fit, log_point, wandb_mode
+from ftscale.sweeps import wandb_log
+from ftscale.sweeps.wandb_log import log_fit, log_point, wandb_mode
 from tests.sweeps.test_report import make_laws
 from tests.sweeps.wandb_offline import read_offline_run, records
 
@@ -105,7 +105,7 @@ def test_broken_wandb_warns_once_and_never_raises(tmp_path, monkeypatch, caplog)
 
     monkeypatch.setattr(wandb, "init", broken)
     laws = make_laws(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="sweeps.wandb_log"):
+    with caplog.at_level(logging.WARNING, logger="ftscale.sweeps.wandb_log"):
         assert log_fit(tmp_path, laws, "offline") is None
         assert log_point(tmp_path, "demo", laws["points"][0], "offline") is None
     (warning,) = caplog.records
@@ -123,7 +123,7 @@ def test_unreachable_online_falls_back_to_offline_and_stops_trying(tmp_path, mon
 
     monkeypatch.setattr(wandb, "init", unreachable_online)
     point = make_laws(tmp_path)["points"][0]
-    with caplog.at_level(logging.WARNING, logger="sweeps.wandb_log"):
+    with caplog.at_level(logging.WARNING, logger="ftscale.sweeps.wandb_log"):
         first = log_point(tmp_path, "demo", point, "online")
         second = log_point(tmp_path, "demo", point, "online")
     assert modes == ["online", "offline", "offline"]

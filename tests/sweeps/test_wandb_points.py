@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import wandb
 
-from sweeps import wandb_log
-from sweeps.store import Store
-from sweeps.wandb_points import log_finished_point, log_point_once, log_unlogged_points
+from ftscale.sweeps import wandb_log
+from ftscale.sweeps.store import Store
+from ftscale.sweeps.wandb_points import log_finished_point, log_point_once, log_unlogged_points
 from tests.sweeps.test_store import FakePoint
 from tests.sweeps.wandb_offline import read_offline_run
 

@@ -2,8 +2,8 @@
 
 import wandb_workspaces.reports.v2 as wr
 
-from sweeps.wandb_log import figures, fit_tables
-from sweeps.wandb_report import build_report, publish_report
+from ftscale.sweeps.wandb_log import figures, fit_tables
+from ftscale.sweeps.wandb_report import build_report, publish_report
 from tests.sweeps.test_report import make_laws
 
 

@@ -8,12 +8,12 @@ import pytest
 import wandb
 import yaml
 
-import scaling_laws as sl
-from sweeps import laws
-from sweeps.cli import main
-from sweeps.finalize import finalize_sweep
-from sweeps.runner import prepare_sweep
-from sweeps.wandb_runs import merge_points, parse_path, point_from_run
+from ftscale import scaling_laws as sl
+from ftscale.sweeps import laws
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.finalize import finalize_sweep
+from ftscale.sweeps.runner import prepare_sweep
+from ftscale.sweeps.wandb_runs import merge_points, parse_path, point_from_run
 from tests.sweeps.wandb_offline import read_offline_run
 
 TEST_SPEC = "configs/sweeps/test.yaml"

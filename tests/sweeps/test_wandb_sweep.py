@@ -9,11 +9,11 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-from sweeps.cli import main
-from sweeps.spec import load_spec
-from sweeps.store import Store
-from sweeps.sweep_cli import parser
-from sweeps.wandb_sweep import write_sweep_config
+from ftscale.sweeps.cli import main
+from ftscale.sweeps.spec import load_spec
+from ftscale.sweeps.store import Store
+from ftscale.sweeps.sweep_cli import parser
+from ftscale.sweeps.wandb_sweep import write_sweep_config
 from tests.sweeps.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[2]
