@@ -9,10 +9,16 @@ from transformers import AutoModelForCausalLM, BitsAndBytesConfig, PreTrainedMod
 from ftscale.backbones.attention import choose_attn_implementation
 
 
+def is_local_path(name_or_path: str) -> bool:
+    """Whether `name_or_path` names a local directory rather than a hub id (absolute, `./`, `~` or existing)."""
+    path = Path(name_or_path).expanduser()
+    return path.is_absolute() or name_or_path.startswith(".") or path.exists()
+
+
 def locate(name_or_path: str) -> str:
     """Return `name_or_path` as `from_pretrained` wants it; a local path must hold a model (config.json)."""
     path = Path(name_or_path).expanduser()
-    if path.is_absolute() or name_or_path.startswith(".") or path.exists():
+    if is_local_path(name_or_path):
         if not (path / "config.json").is_file():
             raise FileNotFoundError(
                 f"model.backbone={name_or_path!r}: no Hugging Face model directory there (expected config.json)"
@@ -43,18 +49,21 @@ def load_backbone(
     attn_implementation: str | None = None,
     dtype: torch.dtype | None = None,
     quantization: BitsAndBytesConfig | None = None,
+    revision: str | None = None,
 ) -> PreTrainedModel:
-    """Load `name_or_path` with `AutoModelForCausalLM`, failing with one clear line when it cannot be found."""
+    """Load `name_or_path` at hub `revision` with `AutoModelForCausalLM`; one clear line when it cannot be found."""
     try:
         model = AutoModelForCausalLM.from_pretrained(
             locate(name_or_path),
+            revision=revision,
             attn_implementation=choose_attn_implementation(attn_implementation),
             dtype=dtype,
             quantization_config=quantization,
         )
     except OSError as err:  # a hub id that is unknown, or a hub that cannot be reached
+        at = f" at revision {revision!r}" if revision else ""
         raise FileNotFoundError(
-            f"model.backbone={name_or_path!r}: not a local model directory and not loadable from the "
+            f"model.backbone={name_or_path!r}{at}: not a local model directory and not loadable from the "
             f"Hugging Face hub ({str(err).splitlines()[0]})"
         ) from err
     if quantization is not None and quantization.load_in_4bit:

@@ -5,8 +5,13 @@
 minimise the summed log-Huber (delta 1e-3) of the additive law on the Epoch 2024 Chinchilla points
 (5 highest losses dropped).
 Then: a 500-point multiplicative fit and 1,000 bootstrap refits of the Chinchilla fit.
+Last (alone with --demo-only): the end-of-sweep analysis of the demo sweep, synthetic: 3 methods (fmt over
+model_size and pretrain_tokens; prompt_tuning and lora also over pet_size), each a two-stage fit and a
+two-stage bootstrap (`bootstrap_two_stage`, --resamples per method, both stages per resample) on a
+demo-shaped grid (3 model sizes, 4 pretraining budgets, 4 PET sizes, 5 finetuning sizes 40..1280) drawn
+from a known law with 1% noise, with the demo's held-out rules.
 
-    python benchmarks/fit_speed.py [--data ../shared/data/external] [--workers 2]
+    python benchmarks/fit_speed.py [--data ../shared/data/external] [--workers 2] [--demo-only]
 """
 
 from __future__ import annotations
@@ -21,11 +26,30 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, bootstrap, fit
+from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, Points, as_points, bootstrap, bootstrap_two_stage, fit
 from ftscale.scaling_laws.blas import single_threaded_blas
 from ftscale.scaling_laws.external import chinchilla
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
+
+# The demo sweep's shape (configs/sweeps/demo.yaml): X values per axis, finetuning sizes, held-out rules.
+DEMO_DF = np.geomspace(40, 1280, 5)
+DEMO_X = {
+    "model_size": np.array([1.2e6, 4.8e6, 1.9e7]),
+    "pretrain_tokens": np.array([262144.0, 524288.0, 1048576.0, 2097152.0]),
+    "pet_size": np.array([5.0, 10.0, 20.0, 40.0]),
+}
+DEMO_HELD_OUT = {
+    "model_size": ["x=max", "df=max"],
+    "pretrain_tokens": ["x=1048576", "df=max"],
+    "pet_size": ["x=max", "df=max"],
+}
+# Per method: beta, E, and alpha per axis (the paper's pattern: alpha_m > alpha_p, alpha_t tiny).
+DEMO_LAWS = {
+    "fmt": (0.16, 1.6, {"model_size": 0.35, "pretrain_tokens": 0.18}),
+    "prompt_tuning": (0.05, 2.0, {"model_size": 0.3, "pretrain_tokens": 0.15, "pet_size": 0.01}),
+    "lora": (0.08, 1.8, {"model_size": 0.32, "pretrain_tokens": 0.16, "pet_size": 0.02}),
+}
 
 
 def common_recipe(n: np.ndarray, d: np.ndarray, loss: np.ndarray, delta: float = 1e-3):
@@ -48,13 +72,58 @@ def common_recipe(n: np.ndarray, d: np.ndarray, loss: np.ndarray, delta: float =
     return best, failures
 
 
+def demo_series(method: str, seed: int, noise: float = 0.01) -> dict[str, Points]:
+    """One method's demo-shaped points per axis, from its known law (power term = E mid-grid) with noise."""
+    beta, e, alphas = DEMO_LAWS[method]
+    rng = np.random.default_rng(seed)
+    out = {}
+    for axis, alpha in alphas.items():
+        x = DEMO_X[axis]
+        a = e * np.exp(np.log(x).mean() * alpha + np.log(DEMO_DF).mean() * beta)
+        xx, dd = (v.ravel() for v in np.meshgrid(x, DEMO_DF, indexing="ij"))
+        clean = MULTIPLICATIVE.predict({"A": a, "alpha": alpha, "beta": beta, "E": e}, xx, dd)
+        out[axis] = as_points(xx, dd, clean * (1 + noise * rng.standard_normal(clean.size)))
+    return out
+
+
+def demo_analysis(resamples: int, workers: int) -> None:
+    """Time the demo's end-of-sweep bootstrap: every method's two-stage fit plus `resamples` resamples."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i, method in enumerate(DEMO_LAWS):
+        t, c = time.perf_counter(), time.process_time()
+        r = bootstrap_two_stage(
+            demo_series(method, i),
+            stage1=["model_size", "pretrain_tokens"],
+            held_out=DEMO_HELD_OUT,
+            n=resamples,
+            seed=0,
+            workers=workers,
+        )
+        beta, e = r.shared_intervals["beta"], r.shared_intervals["E"]
+        took = f"{time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU (this process)"
+        print(
+            f"    {method:13s} {len(r.fits)} laws: {took}; scipy fallback {r.n_bootstrap_fallback}, "
+            f"unconverged {r.n_bootstrap_failed},"
+            f" redrawn {r.n_bootstrap_redrawn}; 95% beta [{beta[0]:.3f}, {beta[1]:.3f}], E [{e[0]:.3f}, {e[1]:.3f}]"
+        )
+    print(
+        f"demo analysis, {resamples} resamples per law, 8 laws ({workers} worker(s)): "
+        f"{time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU (includes the point fits); "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared external-data folder")
     ap.add_argument("--workers", type=int, default=2, help="processes for the bootstrap (default 2)")
     ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    ap.add_argument("--demo-only", action="store_true", help="only the demo's two-stage bootstrap timing")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    if args.demo_only:
+        demo_analysis(args.resamples, args.workers)
+        return
     pts = chinchilla(args.data)
 
     t = time.perf_counter()
@@ -87,6 +156,7 @@ def main() -> None:
     )
     for p, (lo, hi) in boot.intervals.items():
         print(f"    {p:6s} 95% [{lo:.5g}, {hi:.5g}]")
+    demo_analysis(args.resamples, args.workers)
 
 
 if __name__ == "__main__":

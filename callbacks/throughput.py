@@ -1,13 +1,14 @@
-"""Training throughput of a run: tokens/s, samples/s, model FLOPs utilisation (MFU) and padding."""
+"""Training throughput of a run: Lightning's `ThroughputMonitor`, fed with ftscale's token counts and FLOPs."""
 
-import time
+from __future__ import annotations
+
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.fabric.utilities.throughput import get_available_flops
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import ThroughputMonitor
 from lightning.pytorch.callbacks.throughput_monitor import _plugin_to_compute_dtype
+from lightning.pytorch.trainer.states import RunningStage
 from torch import nn
 
 from ftscale.datamodules.batching import example_lengths
@@ -41,79 +42,87 @@ def matmul_parameters(model: nn.Module) -> tuple[int, int]:
     return trainable, sum(p.numel() for p in params) - trainable
 
 
-def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
-    """The device's peak FLOP/s for `dtype` (Lightning's table, plus the H200); None where unknown (CPUs)."""
-    if device.type == "cuda" and "h200" in (name := torch.cuda.get_device_name(device).lower()):
-        if dtype is torch.float32 and torch.get_float32_matmul_precision() != "highest":
-            dtype = "tfloat32"
-        return H200_PEAK_FLOPS["nvl" if "nvl" in name else "sxm"].get(dtype)
-    return get_available_flops(device, dtype)
+def h200_peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
+    """The H200's dense peak FLOP/s for `dtype`; None on any other device."""
+    if device.type != "cuda" or "h200" not in (name := torch.cuda.get_device_name(device).lower()):
+        return None
+    if dtype is torch.float32 and torch.get_float32_matmul_precision() != "highest":
+        dtype = "tfloat32"
+    return H200_PEAK_FLOPS["nvl" if "nvl" in name else "sxm"].get(dtype)
 
 
-class TrainingThroughput(Callback):
-    """Logs `train/tokens_per_s`, `train/samples_per_s`, `train/mfu` and `train/padding_fraction`.
+class TrainingThroughput(ThroughputMonitor):
+    """Lightning's `ThroughputMonitor` over real (non-padding) tokens, with MFU from `flops_per_token`.
 
-    Tokens are real (non-padding) tokens. A step's time runs from the end of the previous training batch to
-    the end of this one, so data loading, collation and the optimizer count; the first step of a run and the
-    first after each validation are left out (warm-up, and the validation's own time). Rates are summed over
-    ranks. MFU is the FLOPs of `flops_per_token` over the device's peak, None where the peak is unknown or the
-    module has no Hugging Face `model` with a config. `summary()` holds the run's values for the results store.
+    Logs `train/device/items_per_sec` (tokens), `samples_per_sec`, `mfu` (None where the device's peak is
+    unknown, e.g. CPUs) and the same summed over devices, plus `train/padding_fraction`; `summary()` holds the
+    whole run's rates for the results store.
 
     Args:
-        peak_flops: Peak FLOP/s of one device, for devices the built-in tables do not know.
+        peak_flops: Peak FLOP/s of one device, for devices Lightning's table does not know.
+        window_size: Batches in the rolling average of the logged rates.
     """
 
-    def __init__(self, peak_flops: float | None = None) -> None:
+    def __init__(self, peak_flops: float | None = None, window_size: int = 20) -> None:
+        super().__init__(
+            batch_size_fn=lambda batch: len(example_lengths(batch)),
+            length_fn=lambda batch: int(example_lengths(batch).sum()),
+            window_size=window_size,
+        )
         self.peak_flops = peak_flops
-        self.time = 0.0
-        self.tokens = self.samples = self.flops = 0
-        self.real_tokens = self.positions = 0  # over every training batch, for the padding fraction
-        self._last_end: float | None = None
         self._shape: tuple[int, int, int, int] | None = None  # trainable, frozen, layers, attention width
         self._world_size = 1
+        self.real_tokens = self.positions = 0  # over every training batch, for the padding fraction
+        self.flops = 0  # of every training batch on this device
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        self._world_size = trainer.world_size
+        peak = self.peak_flops or h200_peak_flops(
+            trainer.strategy.root_device, _plugin_to_compute_dtype(trainer.precision_plugin)
+        )
+        if peak:
+            self.available_flops = peak
+            for throughput in self._throughputs.values():
+                throughput.available_flops = peak
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._world_size = trainer.world_size
-        if self.peak_flops is None:
-            self.peak_flops = peak_flops(
-                trainer.strategy.root_device, _plugin_to_compute_dtype(trainer.precision_plugin)
-            )
         model = getattr(pl_module, "model", None)
         config = getattr(model, "config", None)
         if config is not None:
             heads = config.num_attention_heads
             width = heads * (getattr(config, "head_dim", None) or config.hidden_size // heads)
             self._shape = (*matmul_parameters(model), config.num_hidden_layers, width)
-        self._last_end = None
+        super().on_train_start(trainer)
 
-    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._last_end = None
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        # ThroughputMonitor reads the module's `flops_per_batch` when the batch ends.
+        lengths = example_lengths(batch).tolist()
+        flops = sum(n * flops_per_token(*self._shape, context=n) for n in lengths) if self._shape else 0
+        pl_module.flops_per_batch = flops
+        self.flops += flops
+        self.real_tokens += sum(lengths)
+        self.positions += batch["input_ids"].numel()
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, *_
     ) -> None:
-        now = time.perf_counter()
-        lengths = example_lengths(batch)
-        self.real_tokens += int(lengths.sum())
-        self.positions += batch["input_ids"].numel()
-        if self._last_end is not None:
-            self.time += now - self._last_end
-            self.tokens += int(lengths.sum())
-            self.samples += len(lengths)
-            if self._shape is not None:
-                self.flops += sum(n * flops_per_token(*self._shape, context=n) for n in lengths.tolist())
-        self._last_end = now
-        # Only on logging steps: a `log` call per step costs more than a tiny CPU model's step is worth measuring.
-        if trainer.global_step % trainer.log_every_n_steps == 0:
-            pl_module.log_dict({f"train/{k}": v for k, v in self.summary().items() if v is not None}, on_step=True)
+        super().on_train_batch_end(trainer, pl_module, outputs, batch)
+        if trainer._logger_connector.should_update_logs and self.positions:
+            pl_module.log("train/padding_fraction", 1 - self.real_tokens / self.positions, on_step=True)
 
     def summary(self) -> dict[str, float | None]:
-        """tokens_per_s, samples_per_s and mfu (summed over ranks) and padding_fraction; None before they exist."""
-        timed = self.time > 0
-        mfu = self.flops / self.time / self.peak_flops if timed and self.peak_flops and self._shape else None
+        """The run's tokens_per_s, samples_per_s and mfu (summed over devices) and padding_fraction; None before."""
+        throughput = self._throughputs.get(RunningStage.TRAINING)
+        elapsed = throughput._time[-1] if throughput is not None and throughput._time else 0.0
+        tokens, samples = self._lengths.get(RunningStage.TRAINING, 0), self._samples.get(RunningStage.TRAINING, 0)
         return {
-            "tokens_per_s": self.tokens * self._world_size / self.time if timed else None,
-            "samples_per_s": self.samples * self._world_size / self.time if timed else None,
-            "mfu": mfu,
+            "tokens_per_s": tokens * self._world_size / elapsed if elapsed else None,
+            "samples_per_s": samples * self._world_size / elapsed if elapsed else None,
+            "mfu": self.flops / elapsed / self.available_flops
+            if elapsed and self.flops and self.available_flops
+            else None,
             "padding_fraction": 1 - self.real_tokens / self.positions if self.positions else None,
         }

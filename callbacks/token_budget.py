@@ -6,9 +6,14 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from ftscale.datamodules.batching import example_lengths
+
 
 class TokenBudgetCheckpoint(Callback):
     """Count trained tokens; at each budget, save the model to `dirname(budget)` and stop after the last.
+
+    Every process trains on a batch of the same token count (pretraining packs fixed-length sequences), so the
+    global count is this process's times the world size, with no collective per step.
 
     Args:
         budgets: Token counts to checkpoint at; each must be a multiple of the tokens in one step.
@@ -30,7 +35,7 @@ class TokenBudgetCheckpoint(Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        tokens = int(pl_module.all_gather(batch["attention_mask"].sum()).sum())
+        tokens = int(example_lengths(batch).sum()) * trainer.world_size
         self.tokens_seen += tokens
         if self.on_tokens is not None:
             self.on_tokens(tokens)

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 from typing import Any
 
+import datasets
+import numpy as np
+import pyarrow.compute as pc
 import torch
 from torch.utils.data import Dataset
 
@@ -10,32 +13,45 @@ IGNORE_INDEX = -100  # label of positions the loss skips (torch's cross-entropy 
 
 
 class TokenizedPairs(Dataset):
-    """Token ids of `source + target` per example, where the target starts, and its text and language.
+    """Tokenized examples of a split, read from their memory-mapped Arrow table (`tokenizing.py`).
 
-    An item is a dict: `ids`, `source_length`, `reference` (the untruncated target text, for generation
-    metrics) and `language` (the target's language code).
+    An item is a dict: `ids` (`[bos] + source + target + [eos]`), `source_length`, `reference` (the untruncated
+    target text, for generation metrics) and `language` (the target's language code).
     """
 
-    def __init__(
-        self, ids: list[list[int]], source_lengths: list[int], references: list[str], languages: list[str]
-    ) -> None:
-        if not len(ids) == len(source_lengths) == len(references) == len(languages):
-            raise ValueError("ids, source_lengths, references and languages must have one entry per example")
-        self.ids = ids
-        self.source_lengths = source_lengths
-        self.references = references
-        self.languages = languages
+    def __init__(self, table: datasets.Dataset) -> None:
+        self.table = table.select_columns(["input_ids", "source_length", "target", "language"])
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.table)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return {
-            "ids": self.ids[index],
-            "source_length": self.source_lengths[index],
-            "reference": self.references[index],
-            "language": self.languages[index],
-        }
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        """A batch of items in one Arrow take (the DataLoader fetches whole batches through it)."""
+        columns = self.table[list(indices)]
+        return [
+            {"ids": ids, "source_length": length, "reference": reference, "language": language}
+            for ids, length, reference, language in zip(
+                columns["input_ids"], columns["source_length"], columns["target"], columns["language"], strict=True
+            )
+        ]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens of every item, in item order (for length grouping)."""
+        return pc.list_value_length(self.table.data.column("input_ids")).to_numpy()
+
+    @property
+    def ids(self) -> list[list[int]]:
+        """Token ids of every item (a Python list: for small splits and benchmarks)."""
+        return self.table["input_ids"]
+
+    @property
+    def source_lengths(self) -> list[int]:
+        """Source length of every item (a Python list)."""
+        return self.table["source_length"]
 
 
 @dataclass(frozen=True)

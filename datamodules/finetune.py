@@ -1,8 +1,11 @@
 """`FinetuneDataModule`: the base of every finetuning task (render, tokenize, mask, subset, batch)."""
 
-from functools import cached_property
+from functools import cached_property, partial
 
+import datasets
 import lightning as L
+import numpy as np
+import pyarrow.compute as pc
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
@@ -12,7 +15,13 @@ from ftscale.datamodules.length_grouping import SeededLengthGroupedSampler
 from ftscale.datamodules.packing import PackCollator, check_packable
 from ftscale.datamodules.shots import Demonstrations
 from ftscale.datamodules.subsets import nested_subset
-from ftscale.datamodules.tokenized_cache import cache_key, load_tokenized, save_tokenized, tokenizer_fingerprint
+from ftscale.datamodules.tokenizing import (
+    chunk_bounds,
+    fingerprint,
+    processes,
+    tokenize_split,
+    tokenizer_fingerprint,
+)
 from ftscale.datamodules.world import Example
 
 SPLITS = ("train", "validation", "test")
@@ -24,8 +33,8 @@ class FinetuneDataModule(L.LightningDataModule):
 
     An example becomes `[bos] + tokens(render_source(example)) + tokens(target) + [eos]`, with the loss
     on the target and eos only. Training uses a nested, language-stratified subset of `train_size`
-    examples; validation and test use their whole splits. Tokenized splits are cached on disk
-    (`tokenized_cache.py`), so the points of a sweep tokenize a shared split once.
+    examples; validation and test use their whole splits. Splits are memory-mapped Arrow tables, and each is
+    tokenized whole once and cached on disk (`tokenizing.py`), so the points of a sweep share one tokenization.
 
     Args:
         tokenizer: Hugging Face tokenizer path or hub id (usually the backbone's).
@@ -43,6 +52,9 @@ class FinetuneDataModule(L.LightningDataModule):
         group_by_length: Batch training examples of similar length (seeded, shuffled megabatches): less padding.
         pack: Pack the examples of each training batch into fewer rows with restarting position ids (FMT and
             LoRA; not prompt tuning). A step sees the same examples and the same loss, with less padding.
+        tokenizer_revision: Hub revision of the tokenizer (a branch, tag or commit, e.g. Pythia's `step1000`).
+        num_proc: Processes that tokenize a split; None uses the available cores for splits large enough to pay
+            for starting them (`tokenizing.PARALLEL_MIN_ROWS` examples per process) and one otherwise.
     """
 
     def __init__(
@@ -59,6 +71,8 @@ class FinetuneDataModule(L.LightningDataModule):
         num_workers: int = 0,
         group_by_length: bool = False,
         pack: bool = False,
+        tokenizer_revision: str | None = None,
+        num_proc: int | None = None,
     ) -> None:
         super().__init__()
         if train_size is not None and train_size < 1:
@@ -80,19 +94,22 @@ class FinetuneDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.group_by_length = group_by_length
         self.pack = pack
+        self.tokenizer_revision = tokenizer_revision
+        self.num_proc = num_proc
         self.truncated: dict[str, int] = {}  # "<split>/source" and "<split>/target": examples cut short
-        self._examples: dict[str, list[Example]] = {}
+        self._examples: dict[str, datasets.Dataset] = {}
         self._datasets: dict[str, TokenizedPairs] = {}
 
-    def load_split(self, split: str) -> list[Example]:
-        """All examples of a split ("train", "validation" or "test")."""
+    def load_split(self, split: str) -> datasets.Dataset:
+        """All examples of a split ("train", "validation" or "test"): a memory-mapped Arrow table of `source`,
+        `target` and `language` (see `splits.py`)."""
         raise NotImplementedError
 
     def render_source(self, example: Example) -> str:
         """The prompt the model sees before the target (the task template)."""
         raise NotImplementedError
 
-    def examples(self, split: str) -> list[Example]:
+    def examples(self, split: str) -> datasets.Dataset:
         """The examples of a split, loaded once."""
         if split not in self._examples:
             self._examples[split] = self.load_split(split)
@@ -100,7 +117,7 @@ class FinetuneDataModule(L.LightningDataModule):
 
     @cached_property
     def hf_tokenizer(self) -> PreTrainedTokenizerBase:
-        tokenizer = AutoTokenizer.from_pretrained(self.tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(self.tokenizer, revision=self.tokenizer_revision)
         if tokenizer.eos_token_id is None:
             raise ValueError(f"tokenizer {self.tokenizer!r} has no eos token; targets must end with one")
         return tokenizer
@@ -115,70 +132,107 @@ class FinetuneDataModule(L.LightningDataModule):
         """Examples trained on: train_size, or the whole training split."""
         return self.train_size if self.train_size is not None else len(self.examples("train"))
 
-    def train_indices(self) -> list[int]:
-        """Indices into the training split of the examples trained on."""
-        languages = [example.language for example in self.examples("train")]
-        if self.train_size is not None and self.train_size > len(languages):
+    def subset(self, size: int) -> np.ndarray:
+        """The nested subset of `size` examples of the training split (indices, in subset order)."""
+        languages = self.examples("train").data.column("language")
+        if size > len(languages):
             raise ValueError(
-                f"data.train_size={self.train_size} is larger than the training split ({len(languages)} "
+                f"data.train_size={size} is larger than the training split ({len(languages)} "
                 f"examples); use 1 <= data.train_size <= {len(languages)}"
             )
-        return nested_subset(languages, self.train_size or len(languages), self.subset_seed)
+        return nested_subset(languages, size, self.subset_seed)
 
-    def prompts(self, split: str, examples: list[Example]) -> list[str]:
-        """The sources of a split's examples: the task template, after k demonstrations on evaluation splits."""
+    def train_indices(self) -> np.ndarray:
+        """Indices into the training split of the examples trained on, in subset order."""
+        return self.subset(self.num_train_examples)
+
+    @cached_property
+    def demonstrations(self) -> Demonstrations:
+        return Demonstrations(self.examples("train"), self.num_shots, self.shot_seed, self.render_source)
+
+    def prompts(self, split: str, batch: dict[str, list], positions: list[int]) -> list[str]:
+        """The sources of examples (a batch of columns) at `positions` of a split: the task template, after k
+        demonstrations on evaluation splits."""
+        examples = [Example(*row) for row in zip(batch["source"], batch["target"], batch["language"], strict=True)]
         if split == "train" or not self.num_shots:
             return [self.render_source(e) for e in examples]
-        shots = Demonstrations(self.examples("train"), self.num_shots, self.shot_seed, self.render_source)
-        return [shots.prompt(position, e) for position, e in enumerate(examples)]
+        return [self.demonstrations.prompt(p, e) for p, e in zip(positions, examples, strict=True)]
 
     def encode(
         self, prompts: list[str], targets: list[str], keep_source_end: bool
-    ) -> tuple[list[list[int]], list[int], tuple[int, int]]:
-        """Run the tokenizer: `[bos] + source + target + [eos]` ids, source lengths, and (sources, targets) cut."""
+    ) -> tuple[list[list[int]], list[int], list[bool], list[bool]]:
+        """Run the tokenizer: `[bos] + source + target + [eos]` ids, source lengths, and whether each source and
+        target was cut."""
         tokenizer = self.hf_tokenizer
         bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
         # Batch encoding runs in the fast tokenizer's Rust threads.
         sources = tokenizer(prompts, add_special_tokens=False)["input_ids"]
         target_ids = tokenizer(targets, add_special_tokens=False)["input_ids"]
         room_source, room_target = self.max_source_tokens - len(bos), self.max_target_tokens - 1
-        ids, source_lengths, cut_source, cut_target = [], [], 0, 0
+        ids, source_lengths, cut_sources, cut_targets = [], [], [], []
         for source, target in zip(sources, target_ids, strict=True):
-            cut_source += len(source) > room_source
-            cut_target += len(target) > room_target
+            cut_sources.append(len(source) > room_source)
+            cut_targets.append(len(target) > room_target)
             source = bos + (source[max(0, len(source) - room_source) :] if keep_source_end else source[:room_source])
             ids.append(source + target[:room_target] + [tokenizer.eos_token_id])
             source_lengths.append(len(source))
-        return ids, source_lengths, (cut_source, cut_target)
+        return ids, source_lengths, cut_sources, cut_targets
 
-    def tokenize(self, split: str, examples: list[Example]) -> TokenizedPairs:
-        """Token ids of examples of a split (cached on disk), with truncations counted in `self.truncated`."""
-        prompts, targets = self.prompts(split, examples), [e.target for e in examples]
+    def _encode_batch(self, batch: dict[str, list], positions: list[int], split: str) -> dict[str, list]:
         keep_source_end = split != "train" and self.num_shots > 0
-        limits = (self.max_source_tokens, self.max_target_tokens, keep_source_end)
-        key = cache_key(tokenizer_fingerprint(self.tokenizer, self.hf_tokenizer), limits, prompts, targets)
-        cached = load_tokenized(key)
-        if cached is None:
-            cached = self.encode(prompts, targets, keep_source_end)
-            save_tokenized(key, *cached)
-        ids, source_lengths, (cut_source, cut_target) = cached
-        self.truncated[f"{split}/source"], self.truncated[f"{split}/target"] = cut_source, cut_target
-        if cut_source or cut_target:
-            rank_zero_warn(
-                f"{split}: truncated {cut_source} sources to {self.max_source_tokens} tokens and {cut_target} "
-                f"targets to {self.max_target_tokens} tokens (of {len(examples)} examples)"
-            )
-        return TokenizedPairs(ids, source_lengths, [e.target for e in examples], [e.language for e in examples])
+        ids, lengths, cut_source, cut_target = self.encode(
+            self.prompts(split, batch, positions), batch["target"], keep_source_end
+        )
+        return {"input_ids": ids, "source_length": lengths, "cut_source": cut_source, "cut_target": cut_target}
+
+    def tokenized(self, split: str) -> datasets.Dataset:
+        """Token ids of a split's examples (of "train": the first `num_train_examples` of the subset order), cached
+        by the tokenizer's content, the limits, the template, the data, and the subset seed or k-shot draw."""
+        examples = self.examples(split)
+        shots = split != "train" and self.num_shots > 0
+        languages = pc.unique(examples.data.column("language")).to_pylist()
+        # The template as rendered for a marker example per language: a changed prompt changes the key.
+        template = [self.render_source(Example("\0source\0", "\0target\0", code)) for code in sorted(languages)]
+        base = (
+            tokenizer_fingerprint(self.tokenizer, self.hf_tokenizer),
+            (self.max_source_tokens, self.max_target_tokens, shots),
+            template,
+            examples._fingerprint,
+            (self.num_shots, self.shot_seed, self.examples("train")._fingerprint) if shots else None,
+        )
+        encode = partial(self._encode_batch, split=split)
+        if split != "train":
+            return tokenize_split(examples, encode, fingerprint(*base), processes(len(examples), self.num_proc))
+        order = self.train_indices()  # fails for a train_size beyond the split, before any tokenizing
+        bounds = chunk_bounds(len(order), len(examples))
+        if bounds[-1][1] > len(order):  # the last chunk reaches past the subset: the nested subset that fills it
+            order = self.subset(bounds[-1][1])
+        chunks = []
+        for start, end in bounds:
+            key = fingerprint(*base, (self.subset_seed, start, end))
+            chunk = examples.select(order[start:end])
+            chunks.append(tokenize_split(chunk, encode, key, processes(len(chunk), self.num_proc)))
+        return datasets.concatenate_datasets(chunks).select(range(self.num_train_examples))
 
     def dataset(self, split: str) -> TokenizedPairs:
-        """The tokenized examples of a split (for "train", of the training subset), built once."""
+        """The tokenized examples of a split (for "train", of the training subset, in subset order), with
+        truncations counted in `self.truncated`."""
         if split not in self._datasets:
-            examples = self.examples(split)
-            if split == "train":
-                # Tokenize only the subset: a small train_size of a large split stays cheap.
-                examples = [examples[i] for i in self.train_indices()]
-            self._datasets[split] = self.tokenize(split, examples)
+            table = self.tokenized(split)
+            for side in ("source", "target"):
+                self.truncated[f"{split}/{side}"] = pc.sum(table.data.column(f"cut_{side}")).as_py() or 0
+            cut_source, cut_target = self.truncated[f"{split}/source"], self.truncated[f"{split}/target"]
+            if cut_source or cut_target:
+                rank_zero_warn(
+                    f"{split}: truncated {cut_source} sources to {self.max_source_tokens} tokens and {cut_target} "
+                    f"targets to {self.max_target_tokens} tokens (of {len(table)} examples)"
+                )
+            self._datasets[split] = TokenizedPairs(table)
         return self._datasets[split]
+
+    def __getstate__(self) -> dict:
+        # Tokenizing processes receive the datamodule (its template and tokenizer), never the trainer.
+        return {**self.__dict__, "trainer": None}
 
     def setup(self, stage: str | None = None) -> None:
         splits = STAGE_SPLITS.get(stage, SPLITS) if stage else SPLITS
@@ -203,7 +257,7 @@ class FinetuneDataModule(L.LightningDataModule):
     ) -> DataLoader:
         dataset = self.dataset(split)
         # A sampler that is not a RandomSampler is kept by Lightning and wrapped per rank under DDP/FSDP.
-        sampler = SeededLengthGroupedSampler([len(ids) for ids in dataset.ids], batch_size) if group_by_length else None
+        sampler = SeededLengthGroupedSampler(dataset.lengths.tolist(), batch_size) if group_by_length else None
         return DataLoader(
             dataset,
             batch_size=batch_size,

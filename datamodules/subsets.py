@@ -5,6 +5,8 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def log_spaced_sizes(minimum: int, maximum: int, num: int) -> list[int]:
@@ -18,19 +20,22 @@ def log_spaced_sizes(minimum: int, maximum: int, num: int) -> list[int]:
     return sorted({minimum, maximum, *sizes.tolist()})
 
 
-def _interleave(counts: list[int]) -> list[int]:
-    """An order of group labels in which every prefix holds each group's share within one item.
+def _interleave(counts: list[int], steps: int) -> np.ndarray:
+    """The first `steps` group labels of an order in which every prefix holds each group's share within one item.
 
     Item j (1-based) of a group with c of the N items may come at step k only once k * c / N > j - 1
     (it does not overshoot the ceiling) and must come by step ceil(j * N / c) (the floor is met).
-    Earliest deadline first meets every deadline when any order does, and one does (Tijdeman 1980).
+    Earliest deadline first meets every deadline when any order does, and one does (Tijdeman 1980); the
+    schedule is greedy, so its first `steps` labels do not depend on how far it would go.
     """
+    if len(counts) == 1:
+        return np.zeros(steps, dtype=np.int64)
     total = sum(counts)
     taken = [0] * len(counts)
     released = [False] * len(counts)  # whether the group's next item waits in the heap
     waiting: list[tuple[int, int]] = []  # (deadline, group)
-    order = []
-    for step in range(1, total + 1):
+    order = np.empty(steps, dtype=np.int64)
+    for step in range(1, steps + 1):
         for group, count in enumerate(counts):
             if not released[group] and taken[group] < count and taken[group] * total < step * count:
                 deadline = -(-(taken[group] + 1) * total // count)
@@ -39,12 +44,12 @@ def _interleave(counts: list[int]) -> list[int]:
         _, group = heapq.heappop(waiting)
         taken[group] += 1
         released[group] = False
-        order.append(group)
+        order[step - 1] = group
     return order
 
 
-def nested_subset(languages: Sequence[str], size: int, seed: int) -> list[int]:
-    """Indices of `size` examples of a split whose example languages are `languages`.
+def nested_subset(languages: Sequence[str] | pa.Array | pa.ChunkedArray, size: int, seed: int) -> np.ndarray:
+    """Indices of `size` examples of a split whose example languages are `languages` (a list or an Arrow column).
 
     Each language's examples are shuffled by their own seeded permutation and the languages interleaved
     so that every prefix keeps each language's share of the split within one example. The subset of
@@ -55,18 +60,20 @@ def nested_subset(languages: Sequence[str], size: int, seed: int) -> list[int]:
             f"train_size={size} is out of range: the split has {len(languages)} examples, so use "
             f"1 <= train_size <= {len(languages)}"
         )
-    groups = sorted(set(languages))
-    members = {lang: [] for lang in groups}
-    for index, lang in enumerate(languages):
-        members[lang].append(index)
-    for lang in groups:
+    # Each example's group as an integer, in one vectorised pass (no Python loop over a large split).
+    column = languages if isinstance(languages, pa.Array | pa.ChunkedArray) else pa.array(languages, pa.string())
+    groups = sorted(pc.unique(column).to_pylist())
+    codes = pc.index_in(column, value_set=pa.array(groups, column.type)).to_numpy()
+    members = []
+    for code, lang in enumerate(groups):
+        indices = np.flatnonzero(codes == code)
         # Seeded by the language's name, so adding a language does not reshuffle the others.
         rng = np.random.default_rng([seed, zlib.crc32(lang.encode())])
-        members[lang] = np.asarray(members[lang])[rng.permutation(len(members[lang]))].tolist()
-    order = _interleave([len(members[lang]) for lang in groups])
-    cursor = dict.fromkeys(range(len(groups)), 0)
-    subset = []
-    for group in order[:size]:
-        subset.append(members[groups[group]][cursor[group]])
-        cursor[group] += 1
+        members.append(indices[rng.permutation(len(indices))])
+    order = _interleave([len(m) for m in members], size)
+    subset = np.empty(size, dtype=np.int64)
+    for group, items in enumerate(members):
+        # The k-th pick of a group is its k-th shuffled member.
+        where = np.flatnonzero(order == group)
+        subset[where] = items[: len(where)]
     return subset

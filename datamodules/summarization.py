@@ -1,11 +1,13 @@
 """`Summarization`: multilingual news summarisation, MLSum (de, es, fr, ...) mixed with CNN/DailyMail (en)."""
 
+import datasets
+
 from ftscale.datamodules import templates
 from ftscale.datamodules.finetune import FinetuneDataModule
 from ftscale.datamodules.language_names import language_name
-from ftscale.datamodules.sources import Record, read_file, read_hub
+from ftscale.datamodules.sources import file_key, read_file, read_hub
 from ftscale.datamodules.sources.choice import check_sources, split_file
-from ftscale.datamodules.sources.record import text_pairs
+from ftscale.datamodules.splits import checked_split
 from ftscale.datamodules.world import Example
 
 MLSUM_FIELDS = ("text", "summary")
@@ -58,25 +60,30 @@ class Summarization(FinetuneDataModule):
         self.data_files = data_files
         self.drop_empty = drop_empty
 
-    def records(self, language: str, split: str) -> list[Record]:
+    def language_split(self, language: str, split: str) -> datasets.Dataset:
+        """One language's examples of a split."""
+        source, target = CNN_DAILYMAIL_FIELDS if language == "en" else MLSUM_FIELDS
         if self.data_files is not None:
             if language not in self.data_files:
                 raise ValueError(
                     f"data.data_files has no files for language {language!r} of data.languages (it has "
                     f"{', '.join(self.data_files) or 'none'})"
                 )
-            return read_file(split_file(self.data_files[language], split, f"data.data_files.{language}"))
-        if language == "en":
-            return read_hub(self.cnn_dailymail_dataset, self.cnn_dailymail_config, self.splits[split])
-        return read_hub(self.mlsum_dataset, language, self.splits[split])
+            path = split_file(self.data_files[language], split, f"data.data_files.{language}")
+            return checked_split(file_key(path), lambda: read_file(path), source, target, language, self.drop_empty)
+        name, config = (
+            (self.cnn_dailymail_dataset, self.cnn_dailymail_config)
+            if language == "en"
+            else (
+                self.mlsum_dataset,
+                language,
+            )
+        )
+        located = read_hub(name, config, self.splits[split])
+        return checked_split(located.fingerprint, lambda: located, source, target, language, self.drop_empty)
 
-    def load_split(self, split: str) -> list[Example]:
-        examples = []
-        for language in self.languages:
-            fields = CNN_DAILYMAIL_FIELDS if language == "en" else MLSUM_FIELDS
-            pairs = text_pairs(self.records(language, split), *fields, drop_empty=self.drop_empty)
-            examples += [Example(document, summary, language) for document, summary in pairs]
-        return examples
+    def load_split(self, split: str) -> datasets.Dataset:
+        return datasets.concatenate_datasets([self.language_split(language, split) for language in self.languages])
 
     def render_source(self, example: Example) -> str:
         return templates.SUMMARIZATION.format(language=language_name(example.language), document=example.source)

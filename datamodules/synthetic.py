@@ -1,16 +1,27 @@
 """Finetuning tasks of the embedded world: translation and multilingual summarisation."""
 
-from functools import lru_cache
+from functools import lru_cache, partial
+
+import datasets
+import pyarrow as pa
 
 from ftscale.datamodules import templates
 from ftscale.datamodules.finetune import FinetuneDataModule
-from ftscale.datamodules.world import Example, World
+from ftscale.datamodules.sources import Pairs
+from ftscale.datamodules.splits import cached_split
+from ftscale.datamodules.world import GENERATOR_VERSION, Example, World
 from ftscale.datamodules.world.languages import LANGUAGES, check_language
 
 
 @lru_cache(maxsize=4)
 def _world(seed: int) -> World:
     return World(seed)  # its lexicons take a moment to build, and every split of a task shares them
+
+
+def _pairs(examples: list[Example]) -> Pairs:
+    """Generated examples as the checked pairs of a split (the world never makes an empty side)."""
+    table = pa.table({"source": [e.source for e in examples], "target": [e.target for e in examples]})
+    return Pairs(table, None, 0, None)
 
 
 def _check_codes(argument: str, codes: list[str]) -> None:
@@ -64,9 +75,10 @@ class SyntheticTranslation(FinetuneDataModule):
         self.target_lang = target_lang
         self.split_sizes = _check_sizes(pool_size=pool_size, val_size=val_size, test_size=test_size)
 
-    def load_split(self, split: str) -> list[Example]:
-        world = _world(self.world_seed)
-        return world.translation(self.source_lang, self.target_lang, split, self.split_sizes[split])
+    def load_split(self, split: str) -> datasets.Dataset:
+        n, pair = self.split_sizes[split], (self.source_lang, self.target_lang)
+        key = f"world|{GENERATOR_VERSION}|{self.world_seed}|translation|{'-'.join(pair)}|{split}|{n}"
+        return cached_split(key, lambda: (_pairs(_world(self.world_seed).translation(*pair, split, n)), pair[1]))
 
     def render_source(self, example: Example) -> str:
         return templates.TRANSLATION.format(
@@ -110,13 +122,17 @@ class SyntheticSummarization(FinetuneDataModule):
         self.languages = languages
         self.split_sizes = _check_sizes(pool_size=pool_size, val_size=val_size, test_size=test_size)
 
-    def load_split(self, split: str) -> list[Example]:
-        world = _world(self.world_seed)
+    def load_split(self, split: str) -> datasets.Dataset:
         total, k = self.split_sizes[split], len(self.languages)
-        examples = []
+        parts = []
         for i, code in enumerate(self.languages):
-            examples += world.summarization(code, split, total // k + (i < total % k))
-        return examples
+            n = total // k + (i < total % k)
+            key = f"world|{GENERATOR_VERSION}|{self.world_seed}|summarization|{code}|{split}|{n}"
+            parts.append(cached_split(key, partial(self._generate, code, split, n)))
+        return datasets.concatenate_datasets(parts)
+
+    def _generate(self, language: str, split: str, n: int) -> tuple[Pairs, str]:
+        return _pairs(_world(self.world_seed).summarization(language, split, n)), language
 
     def render_source(self, example: Example) -> str:
         return templates.SUMMARIZATION.format(language=LANGUAGES[example.language].name, document=example.source)

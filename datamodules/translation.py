@@ -1,13 +1,16 @@
 """`Translation`: sentence translation between any two languages, from a Hugging Face dataset or local files."""
 
+from collections.abc import Callable
 from pathlib import Path
+
+import datasets
 
 from ftscale.datamodules import templates
 from ftscale.datamodules.finetune import FinetuneDataModule
 from ftscale.datamodules.language_names import language_name
-from ftscale.datamodules.sources import Record, read_file, read_hub, read_text_pair
+from ftscale.datamodules.sources import Located, file_key, read_file, read_hub, read_text_pair
 from ftscale.datamodules.sources.choice import check_sources, split_file
-from ftscale.datamodules.sources.record import text_pairs
+from ftscale.datamodules.splits import checked_split
 from ftscale.datamodules.world import Example
 
 
@@ -60,29 +63,27 @@ class Translation(FinetuneDataModule):
         self.data_files = data_files
         self.drop_empty = drop_empty
 
-    def records(self, split: str) -> tuple[list[Record], str, str]:
-        """The split's records and the fields holding the source and the target."""
-        wmt_fields = f"translation.{self.source_lang}", f"translation.{self.target_lang}"
+    def _split(self, key: str, read: Callable[[], Located], source: str, target: str) -> datasets.Dataset:
+        return checked_split(key, read, source, target, self.target_lang, self.drop_empty)
+
+    def load_split(self, split: str) -> datasets.Dataset:
+        source, target = f"translation.{self.source_lang}", f"translation.{self.target_lang}"
         if self.dataset_name is not None:
-            return read_hub(self.dataset_name, self.dataset_config, self.splits[split]), *wmt_fields
+            located = read_hub(self.dataset_name, self.dataset_config, self.splits[split])
+            return self._split(located.fingerprint, lambda: located, source, target)
         path = split_file(self.data_files, split)
         suffix = Path(path).suffix
         if suffix in (".jsonl", ".parquet"):
-            return read_file(path), *wmt_fields
+            return self._split(file_key(path), lambda: read_file(path), source, target)
         if suffix == ".tsv":
-            return read_file(path), "source", "target"
+            return self._split(file_key(path), lambda: read_file(path), "source", "target")
         pair = f"{path}.{self.source_lang}", f"{path}.{self.target_lang}"
         if not all(Path(p).is_file() for p in pair):
             raise FileNotFoundError(
                 f"data file {path!r}: expected a .jsonl, .parquet or .tsv file, or the prefix of aligned text files "
                 f"{pair[0]} and {pair[1]} (missing)"
             )
-        return read_text_pair(*pair), "source", "target"
-
-    def load_split(self, split: str) -> list[Example]:
-        records, source, target = self.records(split)
-        pairs = text_pairs(records, source, target, self.drop_empty)
-        return [Example(s, t, self.target_lang) for s, t in pairs]
+        return self._split(file_key(*pair), lambda: read_text_pair(*pair), "source", "target")
 
     def render_source(self, example: Example) -> str:
         return templates.TRANSLATION.format(

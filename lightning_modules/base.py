@@ -30,6 +30,8 @@ class FinetuneModule(L.LightningModule):
     Args:
         backbone: Hugging Face hub id or local directory of a causal LM (a `ladder:<size>[@<tokens>]`
             spec is resolved to a directory by the `ftscale` CLI before the module is built).
+        revision: Hub revision of `backbone` (a branch, tag or commit, e.g. Pythia's `step36000`); None is the
+            hub's main.
         optimizer: `adamw`, `adafactor` as in the paper, or `adamw8bit` (bitsandbytes' AdamW with 8-bit states,
             a quarter of AdamW's optimizer memory; not under FSDP).
         learning_rate: Peak learning rate (paper: 1e-3 FMT, 3e-1 prompt tuning, 1e-2 LoRA).
@@ -46,6 +48,7 @@ class FinetuneModule(L.LightningModule):
     def __init__(
         self,
         backbone: str,
+        revision: str | None = None,
         optimizer: Literal["adamw", "adafactor", "adamw8bit"] = "adamw",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
@@ -68,7 +71,7 @@ class FinetuneModule(L.LightningModule):
 
     def load(self, attn_implementation: str) -> PreTrainedModel:
         """Load the backbone to adapt; QLoRA overrides this to load it quantised."""
-        return load_backbone(self.hparams.backbone, attn_implementation)
+        return load_backbone(self.hparams.backbone, attn_implementation, revision=self.hparams.revision)
 
     def configure_model(self) -> None:
         # Built here, not in __init__, so a sharding strategy can wrap the model as it is created.
@@ -232,7 +235,12 @@ def load_method(checkpoint: str | Path, **kwargs) -> FinetuneModule:
             f"{checkpoint}: a sharded FSDP checkpoint folder; make it one file first with "
             f"`python -m lightning.fabric.utilities.consolidate_checkpoint {checkpoint}`"
         )
-    hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
+    try:
+        hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+    except Exception as error:  # truncated, corrupt, or not a torch file at all: torch's errors vary by case
+        raise ValueError(f"{checkpoint}: not a readable checkpoint of `ftscale fit` ({type(error).__name__})") from None
     class_path = hparams.get("_class_path")
     if class_path is None:
         raise ValueError(f"{checkpoint}: no method class recorded; was it written by `ftscale fit`?")

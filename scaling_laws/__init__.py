@@ -6,6 +6,7 @@ Pure numpy/scipy (matplotlib only inside `plots`). Typical use::
     r = fit(MULTIPLICATIVE, x, df, loss, held_out=["x=max", "df=max"])
     r.params, r.objective, r.converged, r.delta_e, r.delta_h
     r = bootstrap(MULTIPLICATIVE, x, df, loss, n=1000, seed=0)   # adds r.intervals
+    two = bootstrap_two_stage({"model_size": pts_m, "pretrain_tokens": pts_p}, n=1000)  # both stages per resample
     critical_data_size(r_fmt, r_lora, x=8e9)                      # Df where the methods cross
 
 Forms: MULTIPLICATIVE (the paper's), ADDITIVE, POWER, RECTIFIED (Lin 2024), RECTIFIED_JOINT, and
@@ -29,8 +30,10 @@ from ftscale.scaling_laws.forms import (
     get_form,
 )
 from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.io import load_fit, read_points
 from ftscale.scaling_laws.joint import TwoStageResult, fit_two_stage
+from ftscale.scaling_laws.joint_bootstrap import bootstrap_two_stage
 from ftscale.scaling_laws.points import Points, as_points
 from ftscale.scaling_laws.resampling import bootstrap
 from ftscale.scaling_laws.result import FitResult
@@ -67,6 +70,7 @@ __all__ = [
     "TwoStageResult",
     "as_points",
     "bootstrap",
+    "bootstrap_two_stage",
     "compare_forms",
     "critical_data_size",
     "examples_needed",
@@ -76,6 +80,7 @@ __all__ = [
     "get_form",
     "held_out_mask",
     "load_fit",
+    "percentile_interval",
     "plot_critical",
     "plot_fit",
     "read_points",

@@ -19,7 +19,11 @@ from ftscale.scaling_laws.result import FitResult
 
 @dataclass
 class TwoStageResult:
-    """Stage 1's shared parameters and how it converged; stage 2's fit per factor."""
+    """Stage 1's shared parameters and how it converged; stage 2's fit per factor.
+
+    After `bootstrap_two_stage`, every fit also has bootstrap intervals and samples, and row i of every
+    factor's `bootstrap_params` (and of `delta_h_samples`) comes from the same resample draw i.
+    """
 
     shared: dict[str, float]
     stage1_objective: float
@@ -27,6 +31,21 @@ class TwoStageResult:
     stage1_message: str
     stage1_factors: list[str]
     fits: dict[str, FitResult]
+    shared_intervals: dict[str, list[float]] | None = None  # percentile [low, high] of each shared parameter
+    level: float | None = None
+    n_bootstrap: int = 0
+    n_bootstrap_fallback: int = 0  # resamples the batched solver handed to the scipy fitter (any stage)
+    n_bootstrap_failed: int = 0  # resamples not converged even then (still counted in the intervals)
+    n_bootstrap_redrawn: int = 0  # draws replaced: they left some factor one distinct X or Df
+    delta_h_samples: dict[str, list[float]] | None = None  # factor -> Delta_h per resample (held-out factors)
+    seed: int | None = None
+
+    def samples(self, factor: str, param: str) -> np.ndarray:
+        """`param` of `factor`'s law in every resample; index i of every factor comes from draw i."""
+        fit = self.fits[factor]
+        if not fit.bootstrap_params:
+            raise ScalingLawError("this two-stage fit has no bootstrap resamples; use bootstrap_two_stage")
+        return np.array(fit.bootstrap_params)[:, list(fit.params).index(param)]
 
     def to_json(self) -> str:
         """JSON text (each per-factor fit in FitResult's format)."""
@@ -47,57 +66,90 @@ def fit_two_stage(
     form: LawForm = MULTIPLICATIVE,
     shared: Sequence[str] = ("beta", "E"),
     held_out: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    weights: Mapping[str, np.ndarray] | None = None,
     **fit_kw,
 ) -> TwoStageResult:
     """Fit `shared` on the `stage1` factors together (each with its own other params), then refit each
     factor in `series` with the shared values fixed. series maps factor name -> points with X = that
     factor (model size, pretraining tokens, PET size); stage1 defaults to every factor. held_out is one
     list of rules for every factor, or a mapping factor -> rules (the paper holds out the largest model
-    but an interior pretraining checkpoint).
+    but an interior pretraining checkpoint). weights: factor -> per-point multiplicities (a bootstrap
+    resample), used in both stages.
     """
-
-    def rules(g: str) -> Sequence[str] | None:
-        return held_out.get(g) if isinstance(held_out, Mapping) else held_out
-
-    names = list(stage1 or series)
-    unknown = [s for s in names if s not in series] + [p for p in shared if p not in form.params]
-    if unknown:
-        raise ScalingLawError(f"two-stage fit: unknown factor(s) or parameter(s) {unknown}")
+    names = stage1_factors(series, stage1, form, shared)
+    kind, delta = fit_kw.get("loss_kind", "log-huber"), fit_kw.get("delta", 1e-3)
     own = [p for p in form.params if p not in shared]
-    free = list(shared) + [f"{p}[{g}]" for g in names for p in own]
     parts = []
     for k, g in enumerate(names):
         points = series[g]
-        keep = ~held_out_mask(points, rules(g))
+        keep = ~held_out_mask(points, factor_rules(held_out, g))
         check_fittable(points, keep, len(own) + len(shared), form.uses_x, f"{form.name} ({g})")
-        # Base parameter row i reads the shared column, or this factor's own column.
-        matrix = np.zeros((len(form.params), len(free)))
-        for i, p in enumerate(form.params):
-            matrix[i, shared.index(p) if p in shared else len(shared) + k * len(own) + own.index(p)] = 1.0
-        view = Mapped(form, matrix, np.zeros(len(form.params)), free, f"{form.name}[{g}]")
-        parts.append(
-            Objective.on_points(
-                view, points, keep, kind=fit_kw.get("loss_kind", "log-huber"), delta=fit_kw.get("delta", 1e-3)
-            )
-        )
+        w = None if weights is None else np.asarray(weights[g], float)[keep]
+        view = stage1_view(form, shared, names, k)
+        parts.append(Objective.on_points(view, points, keep, kind=kind, delta=delta, weights=w))
     # Starts: each factor's own unconstrained fit supplies its own parameters, and in turn each fit's
     # shared values (a common grid start cannot suit factors whose X differ by orders of magnitude).
-    alone = {g: form.to_internal(fit_points(form, series[g], held_out=rules(g), **fit_kw).params) for g in names}
+    alone = {
+        g: form.to_internal(
+            fit_points(form, series[g], held_out=factor_rules(held_out, g), **_kw(weights, g, fit_kw)).params
+        )
+        for g in names
+    }
     at = [form.params.index(p) for p in own]
     mine = np.concatenate([alone[g][at] for g in names])
     warm = [np.concatenate([alone[g][[form.params.index(p) for p in shared]], mine]) for g in names]
-    idx = [form.params.index(p) for p in shared] + [form.params.index(p) for _ in names for p in own]
+    idx = stage1_columns(form, shared, names)
     box = form.bounds()
     opt = minimise(
         SumObjective(parts),
         form.grid()[:, idx],
         bounds=[box[i] for i in idx],
-        names=[form.internal[form.params.index(p)] for p in shared] + free[len(shared) :],
+        names=list(parts[0].form.internal),
         refine=fit_kw.get("refine", REFINE),
         warm=warm,
     )
     natural = form.to_natural(parts[0].form.full(opt.theta)[0])
     shared_values = {p: natural[p] for p in shared}
     fixed = form.constrained(fixed=shared_values)
-    fits = {g: fit_points(fixed, pts, held_out=rules(g), **fit_kw) for g, pts in series.items()}
+    fits = {
+        g: fit_points(fixed, pts, held_out=factor_rules(held_out, g), **_kw(weights, g, fit_kw))
+        for g, pts in series.items()
+    }
     return TwoStageResult(shared_values, opt.value, opt.converged, opt.message, names, fits)
+
+
+def _kw(weights: Mapping[str, np.ndarray] | None, factor: str, fit_kw: dict) -> dict:
+    return fit_kw if weights is None else {**fit_kw, "weights": weights[factor]}
+
+
+def factor_rules(held_out: Sequence[str] | Mapping[str, Sequence[str]] | None, factor: str) -> Sequence[str] | None:
+    """The held-out rules of one factor, from one list for all factors or a mapping factor -> rules."""
+    return held_out.get(factor) if isinstance(held_out, Mapping) else held_out
+
+
+def stage1_factors(
+    series: Mapping[str, Points], stage1: Sequence[str] | None, form: LawForm, shared: Sequence[str]
+) -> list[str]:
+    """The stage-1 factors (every factor by default); ScalingLawError on unknown factors or parameters."""
+    names = list(stage1 or series)
+    unknown = [s for s in names if s not in series] + [p for p in shared if p not in form.params]
+    if unknown:
+        raise ScalingLawError(f"two-stage fit: unknown factor(s) or parameter(s) {unknown}")
+    return names
+
+
+def stage1_view(form: LawForm, shared: Sequence[str], names: Sequence[str], k: int) -> Mapped:
+    """Factor k's law in stage 1's parameters: the shared ones, then each factor's own ones in turn."""
+    own = [p for p in form.params if p not in shared]
+    free = list(shared) + [f"{p}[{g}]" for g in names for p in own]
+    # Base parameter row i reads the shared column, or this factor's own column.
+    matrix = np.zeros((len(form.params), len(free)))
+    for i, p in enumerate(form.params):
+        matrix[i, shared.index(p) if p in shared else len(shared) + k * len(own) + own.index(p)] = 1.0
+    return Mapped(form, matrix, np.zeros(len(form.params)), free, f"{form.name}[{names[k]}]")
+
+
+def stage1_columns(form: LawForm, shared: Sequence[str], names: Sequence[str]) -> list[int]:
+    """For each stage-1 parameter, the base form's parameter it is (for grid columns and bounds)."""
+    own = [p for p in form.params if p not in shared]
+    return [form.params.index(p) for p in shared] + [form.params.index(p) for _ in names for p in own]

@@ -13,6 +13,7 @@ from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.fitter import fit_points
 from ftscale.scaling_laws.forms import LawForm
 from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.objective import Objective
 from ftscale.scaling_laws.points import Points, as_points
 from ftscale.scaling_laws.result import FitResult
@@ -83,8 +84,7 @@ def bootstrap_points(
         parts = [_refits(job, chunks[0])]
     rows = np.array([r for part in parts for r, _ in part])
     failed = sum(not ok for part in parts for _, ok in part)
-    q = 50 * (1 - level)
-    lo, hi = np.percentile(rows, q, axis=0), np.percentile(rows, 100 - q, axis=0)
+    lo, hi = percentile_interval(rows, level)
     return replace(
         result,
         intervals={p: [float(a), float(b)] for p, a, b in zip(result.params, lo, hi, strict=True)},

@@ -6,13 +6,11 @@ import json
 import multiprocessing
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,36 +19,37 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args, point_dir
+from ftscale.callbacks.scaling_law import LEASE_S, lease_owner
+from ftscale.sweeps.layout import SPEC, open_store, point_dir
+from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args
 from ftscale.sweeps.store import LeaseLost, Store
 
-STORE = "results.sqlite"
-SPEC = "spec.yaml"  # the runner's copy of the spec: a sweep directory describes itself
-LEASE_S = 120.0  # renewed every third of it while a point runs, so only a dead runner's points expire
+CALLBACK = "ftscale.callbacks.ScalingLawCallback"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 LOG_TAIL = 30  # lines of a failed point's log kept with its error
 
 
 @dataclass(frozen=True)
 class Job:
-    """One claimed point, ready to run: `args` runs it with `ftscale fit`, RecordResult included."""
+    """One claimed point, ready to run: `args` runs it with `ftscale fit`, its `ScalingLawCallback` included."""
 
     point_id: str
     args: list[str]
-    store_path: Path
     owner: str
     log_path: Path
+    target: "Target"
 
 
-Executor = Callable[[Job], None]  # runs a job, which records its own result; raises if the run failed
-OnComplete = Callable[[Path], None]  # called with the sweep directory once the sweep is complete
-OnDone = Callable[[Path, str], None]  # called with the sweep directory and a point's id once the point is done
+Executor = Callable[[Job], None]  # runs a job, whose callback records its result; raises if the run failed
+# Called with the sweep directory when a failure the runner itself recorded (a run that died before its Trainer
+# existed, or a point whose runners died too often) completed the sweep; the callback covers every other case.
+OnComplete = Callable[[Path], None]
 
 
 def run_in_process(job: Job) -> None:
     """Run a point in this process (imports are paid once per runner), its output into the point's log."""
-    from ftscale.sweeps.cli import quiet_libraries
-    from ftscale.sweeps.lightning_cli import FtscaleCLI
+    from ftscale.cli.lightning import FtscaleCLI
+    from ftscale.cli.main import quiet_libraries
 
     quiet_libraries()
     argv = sys.argv
@@ -109,14 +108,29 @@ def _reason(log_path: Path) -> str:
     return " ".join(lines[start:])[:500] if lines else "(nothing logged)"
 
 
-def prepare_sweep(spec_path: str | Path, sweep_dir: str | Path | None = None) -> tuple[SweepSpec, Path, Store]:
-    """Load a spec and put its points in the store of `sweep_dir` (default `runs/sweeps/<name>`), a copy beside it."""
+@dataclass(frozen=True)
+class Target:
+    """Where a sweep's points run and record: its directory, its store (URL; None: the directory's SQLite file)
+    and the W&B mode its runs and its fit log with."""
+
+    sweep_dir: Path
+    store: str | None = None
+    wandb: str | None = None
+
+    def open(self) -> Store:
+        return open_store(self.sweep_dir, self.store)
+
+
+def prepare_sweep(
+    spec_path: str | Path, sweep_dir: str | Path | None = None, store: str | None = None, wandb: str | None = None
+) -> tuple[SweepSpec, Target]:
+    """Load a spec and put its points in its store (default dir `runs/sweeps/<name>`), with a copy of the spec."""
     spec = load_spec(spec_path)
-    sweep_dir = Path(sweep_dir or Path("runs") / "sweeps" / spec.name)
-    store = Store(sweep_dir / STORE)
-    store.add_points(spec.points())
-    (sweep_dir / SPEC).write_text(Path(spec_path).read_text())  # the fit reads held_out rules from it
-    return spec, sweep_dir, store
+    target = Target(Path(sweep_dir or Path("runs") / "sweeps" / spec.name), store, wandb)
+    # Opened for the spec's name first: a store made for another spec is refused before anything is written.
+    open_store(target.sweep_dir, store, spec.name).add_points(spec.points())
+    (target.sweep_dir / SPEC).write_text(Path(spec_path).read_text())  # the fit reads held_out rules from it
+    return spec, target
 
 
 def run_sweep(
@@ -130,31 +144,32 @@ def run_sweep(
     retry_failed: bool = False,
     pretrain: bool = True,
     show_progress: bool = True,
-    on_done: OnDone | None = None,
+    store: str | None = None,
+    wandb: str | None = None,
 ) -> Store:
     """Run every pending point of a sweep (default dir `runs/sweeps/<name>`); return its results store.
 
     Done points are never rerun; failed ones only with `retry_failed`. `workers` runner processes share
-    the store; `on_done(sweep_dir, point_id)` runs after each point a runner finished, `on_complete(sweep_dir)`
-    exactly once per sweep, in whichever process completes it (with several workers, the hooks and `execute`
-    must be picklable: module-level functions or partials of them).
-    `pretrain` first pretrains (cached) every ladder checkpoint the points use, so runners never race on it.
+    the store (with several, `on_complete` and `execute` must be picklable: module-level functions or
+    partials of them). `pretrain` first pretrains (cached) every ladder checkpoint the points use, so
+    runners never race on it.
     """
     if workers < 1:
         raise ValueError(f"--workers={workers}: use at least 1")
-    spec, sweep_dir, store = prepare_sweep(spec_path, sweep_dir)
+    spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
+    results = target.open()
     if retry_failed:
-        store.retry_failed()
+        results.retry_failed()
     if pretrain:
         _pretrain(spec)
     execute = execute or (run_isolated if isolate else run_in_process)
-    kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete, "on_done": on_done}
-    with _progress(store, spec.name, show_progress) as refresh:
+    kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete}
+    with _progress(results, spec.name, show_progress) as refresh:
         if workers == 1:
-            drain(sweep_dir, on_point=refresh, **kwargs)
+            drain(target, on_point=refresh, **kwargs)
         else:
-            _run_workers(sweep_dir, workers, refresh, kwargs)
-    return store
+            _run_workers(target, workers, refresh, kwargs)
+    return results
 
 
 def run_point(
@@ -164,42 +179,44 @@ def run_point(
     execute: Executor = run_in_process,
     lease_s: float = LEASE_S,
     retry_failed: bool = False,
-    on_done: OnDone | None = None,
     on_complete: OnComplete | None = None,
+    store: str | None = None,
+    wandb: str | None = None,
 ) -> str:
     """Run one point of a sweep by id, leased in the store like a runner's; return its status afterwards.
 
     A point that is done, or running under another runner's live lease, is left alone; a failed one runs
     again only with `retry_failed`. KeyError if the spec has no such point.
     """
-    _, sweep_dir, store = prepare_sweep(spec_path, sweep_dir)
+    _, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
+    results = target.open()
     if retry_failed:
-        store.retry_failed(point_id)
-    owner = _owner()
-    row = store.claim_point(point_id, owner, lease_s)
+        results.retry_failed(point_id)
+    owner = lease_owner()
+    row = results.claim_point(point_id, owner, lease_s)
     if row is not None:
-        _run_claimed(store, row, sweep_dir, owner, execute, lease_s, on_done)
-        if on_complete is not None and store.completed_by() == owner:
-            on_complete(sweep_dir)
-    return store.get(point_id)["status"]
+        _run_claimed(results, row, target, owner, execute, lease_s, on_complete)
+    elif on_complete is not None and results.completed_by() == owner:
+        on_complete(target.sweep_dir)  # the claim failed a point whose runners died too often, the sweep's last
+    return results.get(point_id)["status"]
 
 
 def drain(
-    sweep_dir: str | Path,
+    target: Target,
     execute: Executor = run_in_process,
     lease_s: float = LEASE_S,
     on_complete: OnComplete | None = None,
     on_point: Callable[[], None] | None = None,
-    on_done: OnDone | None = None,
 ) -> int:
-    """Claim and run points of a sweep directory's store until none is left; return how many this runner ran."""
-    sweep_dir = Path(sweep_dir)
-    store = Store(sweep_dir / STORE)
-    owner = _owner()
+    """Claim and run points of a sweep's store until none is left; return how many this runner ran."""
+    store = target.open()
     ran = 0
     while True:
+        owner = lease_owner()  # one per claim: a completion taken by a claim is told apart from a run's
         row = store.claim(owner, lease_s)
         if row is None:
+            if on_complete is not None and store.completed_by() == owner:
+                on_complete(target.sweep_dir)  # the claim failed a dead point, and that completed the sweep
             if not store.counts()["running"]:
                 break
             # Other runners still hold points: take over those whose runner died, else wait for them.
@@ -208,21 +225,25 @@ def drain(
             if on_point is not None:
                 on_point()
             continue
-        _run_claimed(store, row, sweep_dir, owner, execute, lease_s, on_done)
+        _run_claimed(store, row, target, owner, execute, lease_s, on_complete)
         ran += 1
         if on_point is not None:
             on_point()
-    # The write that completed the sweep was this runner's (the store decides it atomically, once).
-    if on_complete is not None and store.completed_by() == owner:
-        on_complete(sweep_dir)
     return ran
 
 
 def _run_claimed(
-    store: Store, row: dict, sweep_dir: Path, owner: str, execute: Executor, lease_s: float, on_done: OnDone | None
+    store: Store,
+    row: dict,
+    target: Target,
+    owner: str,
+    execute: Executor,
+    lease_s: float,
+    on_complete: OnComplete | None,
 ) -> None:
-    """Run a point leased to `owner` and settle it: done by its own RecordResult, else failed with the error."""
-    job = _job(row, sweep_dir, store.path, owner)
+    """Run a point leased to `owner`: its ScalingLawCallback records it (and fits a sweep it completes); a run
+    that fails before its Trainer exists, or ends recording nothing, is failed here through the same path."""
+    job = _job(row, target, owner)
     try:
         with _heartbeat(store, job.point_id, owner, lease_s):
             execute(job)
@@ -232,15 +253,11 @@ def _run_claimed(
         store.release(job.point_id, owner)
         raise
     except Exception as error:
-        with contextlib.suppress(LeaseLost):  # another runner took the point over: its outcome counts
-            store.fail(job.point_id, owner, _error_text(error, job.log_path))
-        return
-    if on_done is not None:
-        on_done(sweep_dir, job.point_id)
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        completed = False
+        with contextlib.suppress(LeaseLost):  # recorded by the callback already, or taken over by another runner
+            completed = store.fail(job.point_id, owner, _error_text(error, job.log_path))
+        if completed and on_complete is not None:
+            on_complete(target.sweep_dir)
 
 
 def _expire_dead_local_runners(store: Store) -> int:
@@ -265,16 +282,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _job(row: dict, sweep_dir: Path, store_path: Path, owner: str) -> Job:
-    point_id = row["id"]
-    record = {
-        "class_path": "ftscale.callbacks.record_result.RecordResult",
-        "init_args": {"store_path": str(store_path), "point_id": point_id, "owner": owner},
-    }
-    args = [*point_cli_args(row["args"], sweep_dir, point_id), *QUIET, f"--trainer.callbacks+={json.dumps(record)}"]
-    log_dir = point_dir(sweep_dir, point_id)
+def point_args(row: dict, target: Target, owner: str | None = None) -> list[str]:
+    """`ftscale` arguments that run a stored point into its directory with its `ScalingLawCallback` (`owner`: the
+    lease a runner took for it; without one the callback claims the point itself)."""
+    init = {"sweep_dir": str(target.sweep_dir), "point_id": row["id"]}
+    init |= {k: v for k, v in (("store", target.store), ("owner", owner), ("wandb", target.wandb)) if v is not None}
+    callback = json.dumps({"class_path": CALLBACK, "init_args": init})
+    args = [*point_cli_args(row["args"], target.sweep_dir, row["id"]), *QUIET, f"--trainer.callbacks+={callback}"]
+    return args + (["--wandb", target.wandb] if target.wandb is not None else [])
+
+
+def _job(row: dict, target: Target, owner: str) -> Job:
+    log_dir = point_dir(target.sweep_dir, row["id"])
     log_dir.mkdir(parents=True, exist_ok=True)
-    return Job(point_id, args, store_path, owner, log_dir / "run.log")
+    return Job(row["id"], point_args(row, target, owner), owner, log_dir / "run.log", target)
 
 
 @contextlib.contextmanager
@@ -284,7 +305,7 @@ def _heartbeat(store: Store, point_id: str, owner: str, lease_s: float) -> Itera
 
     def beat() -> None:
         while not stop.wait(lease_s / 3):
-            with contextlib.suppress(sqlite3.OperationalError):  # busy past the timeout: try again next beat
+            with contextlib.suppress(Exception):  # a busy or unreachable store: try again at the next beat
                 store.heartbeat(point_id, owner, lease_s)
 
     thread = threading.Thread(target=beat, daemon=True)
@@ -305,10 +326,10 @@ def _error_text(error: BaseException, log_path: Path) -> str:
     return text
 
 
-def _run_workers(sweep_dir: Path, workers: int, refresh: Callable[[], None], kwargs: dict) -> None:
+def _run_workers(target: Target, workers: int, refresh: Callable[[], None], kwargs: dict) -> None:
     # Spawned, not forked: a fork of a process holding torch threads or an open SQLite handle is unsafe.
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=drain, args=(sweep_dir,), kwargs=kwargs) for _ in range(workers)]
+    processes = [context.Process(target=drain, args=(target,), kwargs=kwargs) for _ in range(workers)]
     for process in processes:
         process.start()
     try:
@@ -327,8 +348,8 @@ def _run_workers(sweep_dir: Path, workers: int, refresh: Callable[[], None], kwa
 def _pretrain(spec: SweepSpec) -> None:
     from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
-    sizes = sorted({size for size in (*spec.model_sizes, spec.default_size) if size})
-    pretrain_ladder(replace(load_pretrain_config(spec.ladder), sizes=sizes))
+    if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
+        pretrain_ladder(replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes)))
 
 
 @contextlib.contextmanager

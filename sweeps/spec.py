@@ -1,137 +1,86 @@
 """Sweep specs: a YAML file, validated field by field, that expands into points with stable ids."""
 
-import hashlib
 import importlib
 import inspect
-import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ftscale.sweeps.points import Backbone, Method, Point, Recipe, Transfer, expand, point_cli_args, point_dir
+
 if TYPE_CHECKING:
+    from ftscale.backbones.params import ParameterCounts
     from ftscale.backbones.pretrain import PretrainConfig
+
+__all__ = ["Point", "SweepSpec", "load_spec", "point_cli_args", "point_dir"]
 
 AXES = ("model_size", "pretrain_tokens", "pet_size")
 FIELDS = (
-    "name", "base_config", "ladder", "methods", "axes", "default_size", "default_tokens", "train_sizes", "seeds",
-    "held_out", "data", "trainer",
+    "name", "base_config", "ladder", "task", "methods", "axes", "default_model", "default_size", "default_revision",
+    "default_tokens", "train_sizes", "seeds", "held_out", "data", "trainer", "recipe", "transfer",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Point:
-    """One finetuning run of a sweep: a method at one value of each factor."""
-
-    id: str
-    method: str
-    axes: tuple[str, ...]  # every axis the point lies on (the default point lies on several)
-    factors: dict[str, Any]  # model_size, non_embedding_params, pretrain_tokens, pet_size, train_size, seed
-    args: tuple[str, ...]  # `ftscale fit` arguments, without the run directory
-
-    def cli_args(self, sweep_dir: str | Path) -> list[str]:
-        """Arguments of `FtscaleCLI` that run this point into `<sweep_dir>/points/<id>`."""
-        return point_cli_args(self.args, sweep_dir, self.id)
-
-
-def point_dir(sweep_dir: str | Path, point_id: str) -> Path:
-    return Path(sweep_dir) / "points" / point_id
-
-
-def point_cli_args(args: list[str] | tuple[str, ...], sweep_dir: str | Path, point_id: str) -> list[str]:
-    """A stored point's arguments plus its run directory."""
-    return [*args, "--trainer.default_root_dir", str(point_dir(sweep_dir, point_id))]
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    config: str
-    overrides: dict[str, Any]
-    pet_key: str | None = None  # the PET-size argument (model.rank, model.num_virtual_tokens) if on the pet_size axis
-    pet_sizes: tuple[int, ...] = ()
-    pet_default: int | None = None
+RECIPE_FIELDS = ("epochs", "min_steps", "max_steps", "val_check_interval", "early_stopping")
+PET_ARGS = {"lora": "rank", "prompt": "num_virtual_tokens"}  # the PET size of each kind of method
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated sweep spec (see `configs/sweeps/demo.yaml` for the format)."""
+    """A validated sweep spec (see `configs/sweeps/demo.yaml` and `configs/sweeps/pythia_wmt14.yaml`)."""
 
     name: str
     base_config: str
-    ladder: str
+    ladder: str | None  # the pretraining config of `ladder:<size>@<tokens>` backbones; None for hub-only specs
+    task: str | None  # a datamodule config passed as `--data` after the base config
     methods: tuple[Method, ...]
-    model_sizes: tuple[str, ...]
-    pretrain_tokens: tuple[int, ...]
-    default_size: str
-    default_tokens: int
+    size_axis: tuple[Backbone, ...]
+    tokens_axis: tuple[Backbone, ...]
+    default: Backbone | None  # the backbone of the pet_size axis (and of the shared default point)
     train_sizes: tuple[int, ...]
     seeds: tuple[int, ...]
     held_out: dict[str, tuple[str, ...]]  # axis -> rules of the points kept out of the fit
     data: dict[str, Any]
     trainer: dict[str, Any]
-    non_embedding_params: dict[str, int]
-    max_steps: int | None  # steps per run, when fixed by the trainer settings
-    batch_size: int | None
+    recipe: Recipe | None
+    transfer: Transfer | None
+    max_steps: int | None  # steps per run, when the same for every run
+    batch_size: int | None  # the spec's data.batch_size (a method may override it)
+    sequence_tokens: int | None  # max source + target tokens of a training example
+
+    @property
+    def model_sizes(self) -> tuple[str, ...]:
+        return tuple(b.model_size for b in self.size_axis)
+
+    @property
+    def default_size(self) -> str | None:
+        return self.default.model_size if self.default else None
+
+    @property
+    def ladder_sizes(self) -> tuple[str, ...]:
+        """The ladder sizes the points finetune (to pretrain before a sweep); empty for hub models."""
+        used = [*self.size_axis, *self.tokens_axis, *([self.default] if self.default else [])]
+        return tuple(sorted({b.model for b in used if b.ladder}))
+
+    def batch_size_of(self, method: Method) -> int | None:
+        return method.overrides.get(
+            "data.batch_size", method.overrides.get("data.init_args.batch_size", self.batch_size)
+        )
 
     def points(self) -> list[Point]:
-        """Expand one factor at a time (the others at their defaults), crossed with train sizes, seeds and methods.
-
-        A point reached from several axes (the default point) is kept once and remembers each axis.
-        """
-        points: dict[str, Point] = {}
-        for method in self.methods:
-            pet = method.pet_default
-            settings = [("model_size", size, self.default_tokens, pet) for size in self.model_sizes]
-            settings += [("pretrain_tokens", self.default_size, tokens, pet) for tokens in self.pretrain_tokens]
-            settings += [("pet_size", self.default_size, self.default_tokens, v) for v in method.pet_sizes]
-            for axis, size, tokens, pet_size in settings:
-                for train_size in self.train_sizes:
-                    for seed in self.seeds:
-                        point = self._point(method, axis, size, tokens, pet_size, train_size, seed)
-                        known = points.get(point.id)
-                        if known is None:
-                            points[point.id] = point
-                        elif axis not in known.axes:
-                            points[point.id] = replace(known, axes=(*known.axes, axis))
-        return list(points.values())
-
-    def _point(
-        self, method: Method, axis: str, size: str, tokens: int, pet_size: int | None, train_size: int, seed: int
-    ) -> Point:
-        args = [
-            "fit", "--config", self.base_config, "--ladder", self.ladder, "--model", method.config,
-            "--model.backbone", f"ladder:{size}@{tokens}",
-        ]  # fmt: skip
-        args += _flags("", method.overrides)
-        if method.pet_key is not None:
-            args += _flags("", {method.pet_key: pet_size})
-        args += ["--data.train_size", str(train_size), "--data.subset_seed", str(seed)]
-        args += _flags("data.", self.data) + _flags("trainer.", self.trainer)
-        factors = {
-            "model_size": size,
-            "non_embedding_params": self.non_embedding_params.get(size),
-            "pretrain_tokens": tokens,
-            "pet_size": pet_size,
-            "train_size": train_size,
-            "seed": seed,
-        }
-        point_id = hashlib.sha256(json.dumps(args).encode()).hexdigest()[:12]
-        return Point(point_id, method.name, (axis,), factors, tuple(args))
+        """Every point of the sweep, finetuning points first (see `sweeps.points.expand`)."""
+        return expand(self)
 
 
-def _flags(prefix: str, values: dict[str, Any]) -> list[str]:
-    """`--<prefix><key> <value>` pairs in key order, so reordering a YAML mapping keeps the ids."""
-    flags = []
-    for key in sorted(values):
-        value = values[key]
-        flags += [f"--{prefix}{key}", value if isinstance(value, str) else json.dumps(value)]
-    return flags
+def load_spec(path: str | Path, resolve: bool = True) -> SweepSpec:
+    """Read and validate a sweep spec; every error is a ValueError (FileNotFoundError for a missing model) that names
+    the offending field and value.
 
-
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep spec; every error is a ValueError that names the offending field."""
+    `resolve=False` checks everything that needs neither the Hugging Face hub nor its cache: hub models and revisions
+    are not looked up, and their parameter counts are None.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep spec {str(path)!r} does not exist")
@@ -141,50 +90,38 @@ def load_spec(path: str | Path) -> SweepSpec:
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
         raise ValueError(f"{path}: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
-    return _validate(raw)
+    return _validate(raw, resolve)
 
 
-def _validate(raw: dict[str, Any]) -> SweepSpec:
+def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
     # Imported here, not at the top: they load torch and transformers, which runners draining a store
     # (they only need `point_cli_args`) and `ftscale sweep status` never need.
     from lightning import Trainer
 
-    from ftscale.backbones.pretrain import PretrainConfig
-
     name = raw.get("name")
     _check(isinstance(name, str) and name and "/" not in name, "name", f"a non-empty string without '/', got {name!r}")
     base = _yaml_file(raw.get("base_config"), "base_config")
-    ladder_file = _yaml_file(raw.get("ladder"), "ladder")
-    try:  # built directly: the config's own parser would exit with its usage on a bad file
-        ladder = PretrainConfig(**ladder_file)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"ladder: {raw['ladder']} is not a valid pretraining config: {error}") from None
+    ladder = _ladder(raw)
+    task = _yaml_file(raw["task"], "task") if "task" in raw else {}
+    data_class_path = task.get("class_path") if "task" in raw else (base.get("data") or {}).get("class_path")
+    _check(not task or isinstance(data_class_path, str), "task", "a datamodule config with a class_path")
+    data_class = (
+        _import(data_class_path, "task" if task else "base_config") if isinstance(data_class_path, str) else None
+    )
     data = _dotted_mapping(raw.get("data", {}), "data")
     trainer = _dotted_mapping(raw.get("trainer", {}), "trainer")
-    data_class = (base.get("data") or {}).get("class_path")
-    groups = {"data": _import(data_class) if isinstance(data_class, str) else None, "trainer": Trainer}
+    groups = {"data": data_class, "trainer": Trainer}
     _check_options("data", [f"data.{key}" for key in data], groups)
     _check_options("trainer", [f"trainer.{key}" for key in trainer], groups)
+
+    def data_default(arg: str) -> Any:
+        return data.get(arg, _data_default([task, base.get("data") or {}], data_class, arg))
 
     axes = raw.get("axes")
     _check(isinstance(axes, dict) and axes, "axes", f"a mapping with at least one of {', '.join(AXES)}")
     unknown = sorted(set(axes) - set(AXES))
     _check(not unknown, "axes", f"one of {', '.join(AXES)}, got {unknown}")
-    model_sizes = _sizes(axes.get("model_size"), "axes.model_size", ladder) if "model_size" in axes else ()
-    tokens = _token_list(axes.get("pretrain_tokens"), ladder) if "pretrain_tokens" in axes else ()
-    default_tokens = raw.get("default_tokens", max(ladder.token_budgets))
-    _check(
-        default_tokens in [*ladder.token_budgets, 0],
-        "default_tokens",
-        f"a token budget of {raw['ladder']} ({ladder.token_budgets}) or 0, got {default_tokens!r}",
-    )
-    needs_default = "pretrain_tokens" in axes or "pet_size" in axes
-    _check(
-        "default_size" in raw or not needs_default,
-        "default_size",
-        "a ladder size: it is required with axes.pretrain_tokens or axes.pet_size",
-    )
-    default_size = _sizes([raw["default_size"]], "default_size", ladder)[0] if "default_size" in raw else None
+    size_axis, tokens_axis, default = _Models(raw, ladder, resolve).axes(axes)
     pet_axis = axes.get("pet_size", {})
     if "pet_size" in axes:
         _check(
@@ -194,41 +131,207 @@ def _validate(raw: dict[str, Any]) -> SweepSpec:
         )
     methods = _methods(raw.get("methods"), pet_axis, groups)
 
-    train_sizes = _train_sizes(raw.get("train_sizes"))
-    pool = data.get("pool_size", _data_default(base, groups["data"], "pool_size"))
+    train_sizes = _train_sizes(raw.get("train_sizes"), "train_sizes")
+    pool = data_default("pool_size")
+    largest = max([*train_sizes, *(s for m in methods for s in m.train_sizes)])
     if isinstance(pool, int):
-        _check(
-            max(train_sizes) <= pool,
-            "train_sizes",
-            f"sizes at most the training pool (data.pool_size={pool}), got {max(train_sizes)}",
-        )
+        field = "train_sizes" if largest in train_sizes else "methods.*.train_sizes"
+        _check(largest <= pool, field, f"sizes at most the training pool (data.pool_size={pool}), got {largest}")
     seeds = raw.get("seeds", [0])
     _check(
         isinstance(seeds, list) and seeds and all(_is_int(s) for s in seeds) and len(set(seeds)) == len(seeds),
         "seeds",
         f"a non-empty list of distinct integers (subset seeds), got {seeds!r}",
     )
-    held_out = _held_out(raw.get("held_out", []))
-    sizes_used = sorted({*model_sizes, *([default_size] if default_size else [])})
-    max_steps = trainer.get("max_steps", (base.get("trainer") or {}).get("max_steps"))
-    return SweepSpec(
+    batch_size = data_default("batch_size")
+    recipe = _recipe(raw["recipe"], trainer) if "recipe" in raw else None
+    spec = SweepSpec(
         name=name,
         base_config=raw["base_config"],
-        ladder=raw["ladder"],
+        ladder=raw.get("ladder"),
+        task=raw.get("task"),
         methods=methods,
-        model_sizes=tuple(model_sizes),
-        pretrain_tokens=tuple(tokens),
-        default_size=default_size,
-        default_tokens=default_tokens,
+        size_axis=size_axis,
+        tokens_axis=tokens_axis,
+        default=default,
         train_sizes=tuple(train_sizes),
         seeds=tuple(seeds),
-        held_out=held_out,
+        held_out=_held_out(raw.get("held_out", [])),
         data=data,
         trainer=trainer,
-        non_embedding_params={size: _non_embedding_params(size) for size in sizes_used},
-        max_steps=max_steps if _is_int(max_steps) and max_steps > 0 else None,
-        batch_size=data.get("batch_size", _data_default(base, groups["data"], "batch_size")),
+        recipe=recipe,
+        transfer=_transfer(raw["transfer"]) if "transfer" in raw else None,
+        max_steps=_fixed_steps(recipe, trainer.get("max_steps", (base.get("trainer") or {}).get("max_steps"))),
+        batch_size=batch_size,
+        sequence_tokens=_sum_ints(data_default("max_source_tokens"), data_default("max_target_tokens")),
     )
+    if recipe is not None and recipe.epochs is not None:
+        unknown = [m.name for m in methods if not (_is_int(spec.batch_size_of(m)) and spec.batch_size_of(m) > 0)]
+        _check(not unknown, "recipe.epochs", f"a data.batch_size to count steps by, none for methods {unknown}")
+    return spec
+
+
+class _Models:
+    """The model_size and pretrain_tokens axes and the default model, resolved to backbones with parameter counts."""
+
+    def __init__(self, raw: dict[str, Any], ladder: "PretrainConfig | None", resolve: bool) -> None:
+        self.raw = raw
+        self.ladder = ladder
+        self.resolve = resolve
+        self.counts: dict[tuple[str, str | None], ParameterCounts | None] = {}
+
+    def axes(self, axes: dict[str, Any]) -> tuple[tuple[Backbone, ...], tuple[Backbone, ...], Backbone | None]:
+        raw = self.raw
+        _check(
+            not ("default_model" in raw and "default_size" in raw),
+            "default_model",
+            "one of default_model and default_size (its older name), not both",
+        )
+        field = "default_model" if "default_model" in raw else "default_size"
+        needs_default = "pretrain_tokens" in axes or "pet_size" in axes
+        _check(
+            field in raw or not needs_default,
+            field,
+            "a model (a ladder size, hub id or local directory; default_size is its older name): it is required with "
+            "axes.pretrain_tokens or axes.pet_size",
+        )
+        names = self._names(axes["model_size"], "axes.model_size") if "model_size" in axes else []
+        default = self._names([raw[field]], field)[0] if field in raw else None
+        kinds = {self._kind(n, "") == "ladder" for n in [*names, *([default] if default else [])]}
+        _check(
+            len(kinds) <= 1,
+            "axes.model_size",
+            f"ladder sizes only or hub ids and local directories only, with {field} of the same kind",
+        )
+        if kinds == {True}:
+            return self._ladder_axes(names, default, axes)
+        return self._hub_axes(names, default, axes, field)
+
+    def _ladder_axes(self, names: list[str], default: str | None, axes: dict[str, Any]) -> tuple:
+        ladder = self.ladder
+        _check(
+            "default_revision" not in self.raw, "default_revision", "no revision: ladder checkpoints are token budgets"
+        )
+        tokens = _token_list(axes["pretrain_tokens"], ladder) if "pretrain_tokens" in axes else []
+        default_tokens = self.raw.get("default_tokens", max(ladder.token_budgets))
+        _check(
+            default_tokens in [*ladder.token_budgets, 0],
+            "default_tokens",
+            f"a token budget of {self.raw['ladder']} ({ladder.token_budgets}) or 0, got {default_tokens!r}",
+        )
+
+        def backbone(size: str, tokens: int) -> Backbone:
+            return Backbone(size, size, None, tokens, self._counts(size, None, ""), ladder=True)
+
+        return (
+            tuple(backbone(size, default_tokens) for size in names),
+            tuple(backbone(default, t) for t in tokens),
+            backbone(default, default_tokens) if default else None,
+        )
+
+    def _hub_axes(self, names: list[str], default: str | None, axes: dict[str, Any], field: str) -> tuple:
+        from ftscale.backbones.checkpoints import checkpoint_tokens
+        from ftscale.backbones.loading import is_local_path
+
+        revision = self.raw.get("default_revision")
+        if revision is not None:
+            _check(isinstance(revision, str) and revision, "default_revision", f"a hub revision, got {revision!r}")
+            _check(
+                default is not None and not is_local_path(default),
+                "default_revision",
+                f"a hub id as {field} (a local directory has no revisions), got {default!r}",
+            )
+        default_tokens = self.raw.get("default_tokens")
+        _check(
+            default_tokens is None or (_is_int(default_tokens) and default_tokens > 0),
+            "default_tokens",
+            f"the pretraining tokens of the default checkpoints, a positive integer, got {default_tokens!r}",
+        )
+        field_t = "axes.pretrain_tokens"
+        checkpoints = checkpoint_tokens(axes["pretrain_tokens"], field_t) if "pretrain_tokens" in axes else {}
+        if default_tokens is None:  # the checkpoint off the pretraining axis, when that axis names it
+            default_tokens = checkpoints.get(revision or "main")
+
+        def at_default_revision(model: str, field: str) -> Backbone:
+            rev = None if is_local_path(model) else revision
+            return Backbone(model, model, rev, default_tokens, self._counts(model, rev, field))
+
+        size_axis = tuple(at_default_revision(name, "axes.model_size") for name in names)
+        along = []
+        for key, tokens in checkpoints.items():
+            if is_local_path(key):  # a checkpoint directory of the default model
+                self._names([key], field_t)
+                along.append(Backbone(key, default, None, tokens, self._counts(key, None, field_t)))
+            else:
+                _check(
+                    not is_local_path(default),
+                    field_t,
+                    f"local checkpoint directories: {field} {default!r} is a directory, with no revision {key!r}",
+                )
+                along.append(Backbone(default, default, key, tokens, self._counts(default, key, field_t)))
+        return (
+            size_axis,
+            tuple(along),
+            at_default_revision(default, field) if default else None,
+        )
+
+    def _names(self, values: Any, field: str) -> list[str]:
+        """Model names checked for their kind: ladder sizes, hub ids or local directories (which must hold a model)."""
+        sizes = (
+            f"ladder sizes of the ladder config ({self.ladder.sizes})"
+            if self.ladder
+            else "ladder sizes (with a ladder)"
+        )
+        expected = f"{sizes}, hub ids (org/name) or local model directories"
+        _check(isinstance(values, list) and values, field, f"a non-empty list of {expected}")
+        unknown = [v for v in values if self._kind(v, field) is None]
+        _check(not unknown, field, f"{expected}, got unknown {unknown}")
+        _check(len(set(values)) == len(values), field, f"distinct models, got {values}")
+        return values
+
+    def _kind(self, value: Any, field: str) -> str | None:
+        from ftscale.backbones.loading import is_local_path
+
+        if self.ladder is not None and value in self.ladder.sizes:
+            return "ladder"
+        if not isinstance(value, str):
+            return None
+        if is_local_path(value):
+            if field and not (Path(value).expanduser() / "config.json").is_file():
+                raise FileNotFoundError(f"{field}: {value!r} is no Hugging Face model directory (no config.json there)")
+            return "local"
+        return "hub" if HUB_ID.fullmatch(value) else None
+
+    def _counts(self, model: str, revision: str | None, field: str) -> "ParameterCounts | None":
+        """Parameter counts, looked up once per model and revision; a missing model or revision fails naming both."""
+        from ftscale.backbones.ladder import ladder_config
+        from ftscale.backbones.params import parameter_counts
+
+        key = (model, revision)
+        if key not in self.counts:
+            if self.ladder is not None and model in self.ladder.sizes:
+                # Non-embedding counts do not depend on the vocabulary or token ids; the total uses the ladder's.
+                self.counts[key] = parameter_counts(ladder_config(model, self.ladder.vocab_size, 1024, 1, 2, 0))
+            elif self.resolve or self._kind(model, field) == "local":
+                try:
+                    self.counts[key] = parameter_counts(model, revision)
+                except (ValueError, FileNotFoundError) as err:
+                    raise type(err)(f"{field}: {err}") from None
+            else:
+                self.counts[key] = None
+        return self.counts[key]
+
+
+def _ladder(raw: dict[str, Any]) -> "PretrainConfig | None":
+    from ftscale.backbones.pretrain import PretrainConfig  # see _validate
+
+    if "ladder" not in raw:
+        return None
+    ladder_file = _yaml_file(raw["ladder"], "ladder")
+    try:  # built directly: the config's own parser would exit with its usage on a bad file
+        return PretrainConfig(**ladder_file)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"ladder: {raw['ladder']} is not a valid pretraining config: {error}") from None
 
 
 def _methods(raw: Any, pet_axis: dict[str, Any], groups: dict[str, type | None]) -> tuple[Method, ...]:
@@ -239,18 +342,31 @@ def _methods(raw: Any, pet_axis: dict[str, Any], groups: dict[str, type | None])
     for name, entry in raw.items():
         field = f"methods.{name}"
         _check(isinstance(entry, dict) and "config" in entry, field, "a mapping with a `config` (a method config file)")
-        extra = sorted(set(entry) - {"config", "overrides"})
-        _check(not extra, field, f"only `config` and `overrides`, got {extra}")
+        extra = sorted(set(entry) - {"config", "overrides", "train_sizes"})
+        _check(not extra, field, f"only `config`, `overrides` and `train_sizes`, got {extra}")
         config = _yaml_file(entry["config"], f"{field}.config")
         _check(isinstance(config.get("class_path"), str), f"{field}.config", "a method config with a class_path")
         method_class = _import(config["class_path"], f"{field}.config")
         overrides = _dotted_mapping(entry.get("overrides", {}), f"{field}.overrides")
         _check_options(f"{field}.overrides", overrides, groups | {"model": method_class})
-        method = Method(name, entry["config"], overrides)
+        sizes = _train_sizes(entry["train_sizes"], f"{field}.train_sizes") if "train_sizes" in entry else []
+        method = Method(name, entry["config"], overrides, _method_kind(method_class), train_sizes=tuple(sizes))
         if name in pet_axis:
             method = _with_pet_axis(method, method_class, config, pet_axis[name], f"axes.pet_size.{name}")
+        elif method.kind in PET_ARGS:  # off the axis the size is still a factor of its points, and their cost
+            arg = PET_ARGS[method.kind]
+            default = (config.get("init_args") or {}).get(arg, _parameters(method_class)[arg].default)
+            method = replace(method, pet_default=overrides.get(f"model.{arg}", default))
         methods.append(method)
     return tuple(methods)
+
+
+def _method_kind(method_class: type) -> str:
+    """fmt, lora, prompt or other: what a method trains, for the cost estimate and the untrained base points."""
+    from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
+
+    kinds = {"fmt": FullFinetune, "lora": LoRA, "prompt": PromptTuning}
+    return next((kind for kind, cls in kinds.items() if issubclass(method_class, cls)), "other")
 
 
 def _with_pet_axis(method: Method, method_class: type, config: dict, axis: Any, field: str) -> Method:
@@ -277,14 +393,6 @@ def _with_pet_axis(method: Method, method_class: type, config: dict, axis: Any, 
     return replace(method, overrides=overrides, pet_key=key, pet_sizes=tuple(values), pet_default=default)
 
 
-def _sizes(values: Any, field: str, ladder: "PretrainConfig") -> list[str]:
-    _check(isinstance(values, list) and values, field, f"a non-empty list of ladder sizes from {ladder.sizes}")
-    unknown = [v for v in values if v not in ladder.sizes]
-    _check(not unknown, field, f"ladder sizes of the ladder config ({ladder.sizes}), got unknown {unknown}")
-    _check(len(set(values)) == len(values), field, f"distinct sizes, got {values}")
-    return values
-
-
 def _token_list(values: Any, ladder: "PretrainConfig") -> list[int]:
     field = "axes.pretrain_tokens"
     valid = [0, *ladder.token_budgets]
@@ -295,10 +403,105 @@ def _token_list(values: Any, ladder: "PretrainConfig") -> list[int]:
     return values
 
 
-def _train_sizes(raw: Any) -> list[int]:
+def _recipe(raw: Any, trainer: dict[str, Any]) -> Recipe:
+    """A spec's `recipe`, each field checked; the trainer options it sets may not be set in `trainer` as well."""
+    _check(isinstance(raw, dict) and raw, "recipe", f"a mapping of {', '.join(RECIPE_FIELDS)}")
+    unknown = sorted(set(raw) - set(RECIPE_FIELDS))
+    _check(not unknown, "recipe", f"only {', '.join(RECIPE_FIELDS)}, got {unknown}")
+    epochs = raw.get("epochs")
+    _check(
+        epochs is None or (isinstance(epochs, int | float) and not isinstance(epochs, bool) and epochs > 0),
+        "recipe.epochs",
+        f"a positive number of passes over each point's training subset, got {epochs!r}",
+    )
+    for key in ("min_steps", "max_steps", "val_check_interval"):
+        value = raw.get(key)
+        _check(value is None or (_is_int(value) and value > 0), f"recipe.{key}", f"a positive integer, got {value!r}")
+    _check("min_steps" not in raw or epochs is not None, "recipe.min_steps", "recipe.epochs as well: it clamps them")
+    min_steps, max_steps = raw.get("min_steps", 1), raw.get("max_steps")
+    _check(
+        max_steps is None or max_steps >= min_steps,
+        "recipe.max_steps",
+        f"at least recipe.min_steps ({min_steps}), got {max_steps}",
+    )
+    stopping = raw.get("early_stopping")
+    if stopping is not None:
+        _check(
+            isinstance(stopping, dict) and "patience" in stopping and set(stopping) <= {"patience", "min_delta"},
+            "recipe.early_stopping",
+            f"{{patience, min_delta}} (early stopping on val/loss), got {stopping!r}",
+        )
+        patience, min_delta = stopping["patience"], stopping.get("min_delta", 0.0)
+        _check(
+            _is_int(patience) and patience > 0,
+            "recipe.early_stopping.patience",
+            f"a positive number of validations, got {patience!r}",
+        )
+        _check(
+            isinstance(min_delta, int | float) and not isinstance(min_delta, bool) and min_delta >= 0,
+            "recipe.early_stopping.min_delta",
+            f"a non-negative number, got {min_delta!r}",
+        )
+    sets = {
+        "max_steps": epochs is not None or max_steps is not None,
+        "val_check_interval": "val_check_interval" in raw,
+        "check_val_every_n_epoch": "val_check_interval" in raw,
+        "callbacks": stopping is not None,
+    }
+    twice = [f"trainer.{key}" for key, set_here in sets.items() if set_here and key in trainer]
+    _check(not twice, "recipe", f"the only setting of what it sets, but trainer also sets {twice}")
+    return Recipe(
+        epochs=epochs,
+        min_steps=min_steps,
+        max_steps=max_steps,
+        val_check_interval=raw.get("val_check_interval"),
+        patience=stopping["patience"] if stopping else None,
+        min_delta=float(stopping.get("min_delta", 0.0)) if stopping else 0.0,
+    )
+
+
+def _transfer(raw: Any) -> Transfer:
+    from ftscale.datamodules import FinetuneDataModule
+
+    _check(
+        isinstance(raw, dict) and "data" in raw and set(raw) <= {"data", "shots"},
+        "transfer",
+        f"{{data: <a datamodule config file>, shots: [k, ...]}}, got {raw!r}",
+    )
+    config = _yaml_file(raw["data"], "transfer.data")
+    _check(isinstance(config.get("class_path"), str), "transfer.data", "a datamodule config with a class_path")
+    data_class = _import(config["class_path"], "transfer.data")
+    _check(
+        isinstance(data_class, type) and issubclass(data_class, FinetuneDataModule),
+        "transfer.data",
+        f"a FinetuneDataModule config, got class_path {config['class_path']!r}",
+    )
+    shots = raw.get("shots", [0])
+    _check(
+        isinstance(shots, list)
+        and shots
+        and all(_is_int(k) and k >= 0 for k in shots)
+        and len(set(shots)) == len(shots),
+        "transfer.shots",
+        f"a non-empty list of distinct non-negative integers (examples in each prompt), got {shots!r}",
+    )
+    return Transfer(raw["data"], tuple(shots))
+
+
+def _fixed_steps(recipe: Recipe | None, trainer_steps: Any) -> int | None:
+    """Steps per run when every run has the same: the recipe's fixed max_steps, else the trainer's."""
+    if recipe is not None and (recipe.epochs is not None or recipe.max_steps is not None):
+        return recipe.max_steps if recipe.epochs is None else None
+    return trainer_steps if _is_int(trainer_steps) and trainer_steps > 0 else None
+
+
+def _sum_ints(*values: Any) -> int | None:
+    return sum(values) if all(_is_int(v) for v in values) else None
+
+
+def _train_sizes(raw: Any, field: str) -> list[int]:
     from ftscale.datamodules.subsets import log_spaced_sizes  # see _validate
 
-    field = "train_sizes"
     if isinstance(raw, dict):
         _check(set(raw) == {"min", "max", "num"}, field, f"{{min, max, num}} or a list, got keys {sorted(raw)}")
         _check(all(_is_int(v) for v in raw.values()), field, f"integer min, max and num, got {raw}")
@@ -322,21 +525,18 @@ def _dotted_mapping(raw: Any, field: str) -> dict[str, Any]:
 
 
 def _yaml_file(value: Any, field: str) -> dict[str, Any]:
-    _require_file(value, field)
+    _check(isinstance(value, str) and Path(value).is_file(), field, f"an existing file, got {value!r}")
     content = yaml.safe_load(Path(value).read_text())
     _check(isinstance(content, dict), field, f"a YAML mapping, but {value} is not one")
     return content
 
 
-def _require_file(value: Any, field: str) -> None:
-    _check(isinstance(value, str) and Path(value).is_file(), field, f"an existing file, got {value!r}")
-
-
-def _data_default(base: dict[str, Any], data_class: type | None, arg: str) -> Any:
-    """The base config's data argument, else the data class's default (None if the class has no such argument)."""
-    init_args = (base.get("data") or {}).get("init_args") or {}
-    if arg in init_args:
-        return init_args[arg]
+def _data_default(configs: list[dict[str, Any]], data_class: type | None, arg: str) -> Any:
+    """The first config's data argument (a task file, then the base config's data), else the class default."""
+    for config in configs:
+        init_args = config.get("init_args") or {}
+        if arg in init_args:
+            return init_args[arg]
     parameter = _parameters(data_class).get(arg) if data_class else None
     return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
@@ -365,19 +565,7 @@ def _check_options(field: str, keys: list[str], groups: dict[str, type | None]) 
             raise ValueError(f"{field}: {key!r} is not an argument of {cls.__module__}.{cls.__qualname__}")
 
 
-def _non_embedding_params(size: str) -> int:
-    """Non-embedding parameters of a ladder size, counted on a meta-device model (nothing allocated)."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    from ftscale.backbones.ladder import ladder_config
-
-    with torch.device("meta"):
-        model = LlamaForCausalLM(ladder_config(size, 256, 1024, 1, 2, 0))
-    return model.num_parameters(exclude_embeddings=True)
-
-
-def _import(class_path: str, field: str = "base_config") -> type:
+def _import(class_path: str, field: str) -> type:
     module, _, name = class_path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)

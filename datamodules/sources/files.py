@@ -1,15 +1,18 @@
 """Readers of local example files: JSONL, TSV (two columns), Parquet, and aligned plain-text pairs.
 
-Each reader checks the file as it reads it and names the file and line (or row) of what is wrong.
+`datasets`' builders turn each file into a memory-mapped Arrow table once (cached under `$FTSCALE_CACHE/datasets`,
+keyed by the file's path and modification time); when a builder fails, a line-by-line scan names the line at fault.
 """
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ftscale.datamodules.sources.record import Record
+from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.sources.located import Located
+from ftscale.datamodules.sources.scan import explain_jsonl, jsonl_line, numbered_lines
 
 TSV_COLUMNS = ("source", "target")
 
@@ -21,88 +24,93 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """(line number, text without its newline) for each line of a UTF-8 file; bad bytes name line and offset."""
-    path = _existing(path)
-    offset = 0
-    with path.open("rb") as file:
-        for number, raw in enumerate(file, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"{path} line {number}: invalid UTF-8 byte 0x{raw[error.start]:02x} at byte offset "
-                    f"{offset + error.start} of the file ({error.start} of the line); expected UTF-8 text"
-                ) from None
-            offset += len(raw)
-            yield number, text.rstrip("\r\n")
+def build(builder: str, path: Path) -> datasets.Dataset:
+    """The file as a memory-mapped `datasets.Dataset` through one of `datasets`' packaged builders."""
+    return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=str(cache_dir("datasets")))
 
 
-def _non_empty(records: list[Record], path: Path, what: str) -> list[Record]:
-    if not records:
-        raise ValueError(f"{path}: the file is empty; expected {what}")
-    return records
+def _empty(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: the file is empty; expected {what}")
 
 
-def read_jsonl(path: str | Path) -> list[Record]:
+def read_jsonl(path: str | Path) -> Located:
     """One JSON object per line (blank lines are skipped)."""
-    records = []
-    for number, line in read_lines(path):
-        if not line.strip():
-            continue
-        origin = f"{path} line {number}"
-        try:
-            fields = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{origin}: malformed JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
-            ) from None
-        if not isinstance(fields, dict):
-            raise ValueError(f"{origin}: a JSON {type(fields).__name__}; expected one JSON object per line")
-        records.append(Record(fields, origin))
-    return _non_empty(records, Path(path), "one JSON object per line")
+    path = _existing(path)
+    try:
+        data = build("json", path)
+        # pyarrow's JSON reader does not check UTF-8: a full validation does, in one vectorised pass.
+        data.data.table.validate(full=True)
+    except Exception as error:  # the builder's errors name no line: find it
+        raise explain_jsonl(path, error.__cause__ or error) from None
+    if not len(data):
+        raise _empty(path, "one JSON object per line")
+    return Located(data.data.table, file_key(path), lambda row: f"{path} line {jsonl_line(path, row)}")
 
 
-def read_tsv(path: str | Path) -> list[Record]:
+def lines(path: str | Path) -> pa.ChunkedArray:
+    """The lines of a UTF-8 text file (row i is line i + 1), memory-mapped; bad bytes name line and offset."""
+    path = _existing(path)
+    if not path.stat().st_size:
+        return pa.chunked_array([], pa.string())
+    try:
+        data = build("text", path)
+    except Exception:
+        for _ in numbered_lines(path):  # raises at the first line that is not UTF-8
+            pass
+        raise
+    return data.data.table.column("text")
+
+
+def file_key(*paths: str | Path) -> str:
+    """An identity of files' contents that needs no reading: path, modification time and size."""
+    stats = [(_existing(p).resolve(), Path(p).stat()) for p in paths]
+    return "|".join(f"{path}:{stat.st_mtime_ns}:{stat.st_size}" for path, stat in stats)
+
+
+def read_tsv(path: str | Path) -> Located:
     """Two tab-separated columns per line, no header: the source text, then the target text."""
-    records = []
-    for number, line in read_lines(path):
-        columns = line.split("\t")
-        if len(columns) != len(TSV_COLUMNS):
-            raise ValueError(
-                f"{path} line {number}: {len(columns)} tab-separated column(s); expected 2 (source<TAB>target)"
-            )
-        records.append(Record(dict(zip(TSV_COLUMNS, columns, strict=True)), f"{path} line {number}"))
-    return _non_empty(records, Path(path), "lines of source<TAB>target")
+    path = _existing(path)
+    if not path.stat().st_size:
+        raise _empty(path, "lines of source<TAB>target")
+    columns = pc.split_pattern(lines(path), "\t")
+    counts = pc.list_value_length(columns)
+    bad = pc.index(pc.not_equal(counts, len(TSV_COLUMNS)), True).as_py()
+    if bad >= 0:
+        raise ValueError(
+            f"{path} line {bad + 1}: {counts[bad]} tab-separated column(s); expected 2 (source<TAB>target)"
+        )
+    table = pa.table({name: pc.list_element(columns, i) for i, name in enumerate(TSV_COLUMNS)})
+    return Located(table, file_key(path), lambda row: f"{path} line {row + 1}")
 
 
-def read_parquet(path: str | Path) -> list[Record]:
+def read_parquet(path: str | Path) -> Located:
     """One record per row (rows counted from 1)."""
     path = _existing(path)
-    rows = pq.read_table(path).to_pylist()
-    return _non_empty([Record(row, f"{path} row {i}") for i, row in enumerate(rows, 1)], path, "rows")
+    data = build("parquet", path)
+    if not len(data):
+        raise _empty(path, "rows")
+    return Located(data.data.table, file_key(path), lambda row: f"{path} row {row + 1}")
 
 
-def read_text_pair(source_path: str | Path, target_path: str | Path) -> list[Record]:
+def read_text_pair(source_path: str | Path, target_path: str | Path) -> Located:
     """Aligned plain-text files, one sentence per line: line i of the source translates line i of the target."""
-    sources = [line for _, line in read_lines(source_path)]
-    targets = [line for _, line in read_lines(target_path)]
+    sources, targets = lines(source_path), lines(target_path)
     if len(sources) != len(targets):
         raise ValueError(
             f"misaligned text pair: {source_path} has {len(sources)} lines but {target_path} has {len(targets)}; "
             "expected one sentence per line in both, line i of one translating line i of the other"
         )
-    records = [
-        Record({"source": s, "target": t}, f"{source_path} / {target_path} line {i}")
-        for i, (s, t) in enumerate(zip(sources, targets, strict=True), 1)
-    ]
-    return _non_empty(records, Path(source_path), "one sentence per line")
+    if not len(sources):
+        raise _empty(Path(source_path), "one sentence per line")
+    table = pa.table({"source": sources, "target": targets})
+    origin = f"{source_path} / {target_path}"
+    return Located(table, file_key(source_path, target_path), lambda r: f"{origin} line {r + 1}")
 
 
 READERS = {".jsonl": read_jsonl, ".tsv": read_tsv, ".parquet": read_parquet}
 
 
-def read_file(path: str | Path) -> list[Record]:
+def read_file(path: str | Path) -> Located:
     """The records of a `.jsonl`, `.tsv` or `.parquet` file, chosen by its suffix."""
     suffix = Path(path).suffix
     if suffix not in READERS:

@@ -2,13 +2,14 @@
 
 from datasets import load_dataset
 
-from ftscale.datamodules.sources.record import Record
+from ftscale.datamodules.sources.located import Located
 
 
-def read_hub(name: str, config: str | None, split: str) -> list[Record]:
+def read_hub(name: str, config: str | None, split: str) -> Located:
     """The records of `load_dataset(name, config, split=split)`; `split` may slice (`validation[:50%]`)."""
-    rows = load_dataset(name, config, split=split).to_list()  # arrow → Python in one pass, not row by row
+    data = load_dataset(name, config, split=split)
     where = name + (f" ({config})" if config else "") + f" split {split}"
-    if not rows:
+    if not len(data):
         raise ValueError(f"{where}: the split is empty; expected examples")
-    return [Record(row, f"{where} row {i}") for i, row in enumerate(rows, 1)]
+    table = data.data.table if data._indices is None else data.with_format("arrow")[:]
+    return Located(table, f"hub|{data._fingerprint}", lambda row: f"{where} row {row + 1}")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ftscale.sweeps.cli import main
-from ftscale.sweeps.runner import Job, drain, prepare_sweep, run_in_process, run_point, run_sweep
+from ftscale.cli.main import main
+from ftscale.sweeps.runner import Job, Target, drain, prepare_sweep, run_in_process, run_point, run_sweep
 from ftscale.sweeps.spec import load_spec
 from ftscale.sweeps.store import Store
 
@@ -25,7 +25,7 @@ RUNNERS = "FTSCALE_TEST_RUNNERS"  # fake runs wait until this many runners have 
 
 def log(job: Job, event: str) -> None:
     # One short O_APPEND write per line: whole lines even when runners append at once or are killed.
-    fd = os.open(job.store_path.parent / "executions.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    fd = os.open(job.target.sweep_dir / "executions.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     os.write(fd, f"{event} {job.point_id} {job.owner}\n".encode())
     os.close(fd)
 
@@ -36,9 +36,9 @@ def events(sweep_dir: Path) -> list[tuple[str, str, str]]:
 
 
 def fake_execute(job: Job) -> None:
-    """Stands in for training: logs the run, takes a moment, records a result like RecordResult."""
+    """Stands in for training: logs the run, takes a moment, records a result like ScalingLawCallback."""
     log(job, "start")
-    sweep_dir = job.store_path.parent
+    sweep_dir = job.target.sweep_dir
     started = sum(e[0] == "start" for e in events(sweep_dir))
     if os.environ.get(BLOCK_AT) == str(started):
         time.sleep(3600)
@@ -46,7 +46,8 @@ def fake_execute(job: Job) -> None:
     while len({e[2] for e in events(sweep_dir)}) < int(os.environ.get(RUNNERS, "1")) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(float(os.environ.get("FTSCALE_TEST_DELAY", "0.05")))
-    Store(job.store_path).finish(job.point_id, job.owner, {"test/loss": 1.0, "args": job.args})
+    if job.target.open().finish(job.point_id, job.owner, {"test/loss": 1.0, "args": job.args}):
+        hook(sweep_dir)  # the callback fits the sweep its result completed
     log(job, "end")
 
 
@@ -59,12 +60,6 @@ def failing_execute(job: Job) -> None:
 
 def silent_execute(job: Job) -> None:
     """Returns without recording a result."""
-
-
-def done_hook(sweep_dir: Path, point_id: str) -> None:
-    """The `on_done` hook: logs the point's status when the runner reports it done."""
-    status = Store(Path(sweep_dir) / "results.sqlite").get(point_id)["status"]
-    log(Job(point_id, [], Path(sweep_dir) / "results.sqlite", status, Path()), "done")
 
 
 def hook(sweep_dir: Path) -> None:
@@ -119,30 +114,20 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(in_repo, tmp_path):
     assert hook_calls(tmp_path) == 2  # reopened by the retry, completed again
 
 
-def test_each_done_point_is_reported_as_it_finishes_by_its_runner(in_repo, tmp_path):
-    store = fake_run(tmp_path, execute=failing_execute, on_done=done_hook)
-    done = [r["id"] for r in store.rows() if r["status"] == "done"]
-    reported = [(point, status) for event, point, status in events(tmp_path) if event == "done"]
-    assert sorted(reported) == sorted((point, "done") for point in done)  # once each, never for failed points
-    runs = [(event, point) for event, point, _ in events(tmp_path) if event in ("start", "done")]
-    for point in done:  # right after the point, before the runner starts the next one
-        after = runs.index(("start", point)) + 1
-        assert runs[after] == ("done", point)
-
-
 def test_one_point_runs_by_id_into_the_store_that_runners_share(in_repo, tmp_path):
     first, *rest = load_spec(TEST_SPEC).points()
-    run = {"execute": fake_execute, "on_done": done_hook, "on_complete": hook}
+    run = {"execute": fake_execute, "on_complete": hook}
     assert run_point(TEST_SPEC, first.id, tmp_path, **run) == "done"
-    assert [e[:2] for e in events(tmp_path)] == [("start", first.id), ("end", first.id), ("done", first.id)]
-    assert run_point(TEST_SPEC, first.id, tmp_path, **run) == "done" and len(events(tmp_path)) == 3  # not rerun
+    assert [e[:2] for e in events(tmp_path)] == [("start", first.id), ("end", first.id)]
+    assert run_point(TEST_SPEC, first.id, tmp_path, **run) == "done" and len(events(tmp_path)) == 2  # not rerun
     store = fake_run(tmp_path)  # a runner takes the rest, never that point again
     assert store.is_complete() and Counter(e[1] for e in events(tmp_path) if e[0] == "start")[first.id] == 1
     assert hook_calls(tmp_path) == 1
 
     # The point that completes a sweep fires the completion hook, also when run by id.
     other = tmp_path / "other"
-    _, _, store = prepare_sweep(TEST_SPEC, other)
+    _, target = prepare_sweep(TEST_SPEC, other)
+    store = target.open()
     for point in rest:
         row = store.claim_point(point.id, "me", lease_s=60)
         store.finish(row["id"], "me", {"test/loss": 1.0})
@@ -152,7 +137,7 @@ def test_one_point_runs_by_id_into_the_store_that_runners_share(in_repo, tmp_pat
 def test_a_failed_point_runs_again_by_id_only_when_asked(in_repo, tmp_path):
     on_s = next(p for p in load_spec(TEST_SPEC).points() if p.factors["model_size"] == "s")
     assert run_point(TEST_SPEC, on_s.id, tmp_path, execute=failing_execute) == "failed"
-    assert "boom in" in Store(tmp_path / "results.sqlite").get(on_s.id)["error"]
+    assert "boom in" in Target(tmp_path).open().get(on_s.id)["error"]
     assert run_point(TEST_SPEC, on_s.id, tmp_path, execute=fake_execute) == "failed" and not events(tmp_path)
     assert run_point(TEST_SPEC, on_s.id, tmp_path, execute=fake_execute, retry_failed=True) == "done"
 
@@ -170,11 +155,11 @@ def test_a_run_that_records_nothing_is_a_failure(in_repo, tmp_path):
 
 def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, tmp_path):
     spec = load_spec(TEST_SPEC)
-    store = Store(tmp_path / "results.sqlite")
+    store = Target(tmp_path).open()
     store.add_points(spec.points())
     code = (
-        "from tests.sweeps.test_runner import fake_execute; from ftscale.sweeps.runner import drain; "
-        f"drain({str(tmp_path)!r}, execute=fake_execute)"
+        "from pathlib import Path; from tests.sweeps.test_runner import fake_execute; "
+        f"from ftscale.sweeps.runner import Target, drain; drain(Target(Path({str(tmp_path)!r})), execute=fake_execute)"
     )
     runner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ | {BLOCK_AT: "4"})
     deadline = time.monotonic() + 60
@@ -189,7 +174,7 @@ def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, t
 
     # The default lease (minutes) has not expired: the rerun sees the runner is dead and takes the point over.
     started = time.monotonic()
-    drain(tmp_path, execute=fake_execute)
+    drain(Target(tmp_path), execute=fake_execute)
     assert time.monotonic() - started < 60
     rows = store.rows()
     assert sorted(r["id"] for r in rows) == sorted(p.id for p in spec.points())
@@ -215,13 +200,8 @@ def test_two_runner_processes_share_a_sweep_and_the_hook_fires_once(in_repo, tmp
 
 def test_an_in_process_run_logs_into_its_point_and_reports_why_it_exited(in_repo, tmp_path, capfd):
     log_path = tmp_path / "run.log"
-    job = Job(
-        "p0",
-        ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"],
-        tmp_path / "results.sqlite",
-        "me",
-        log_path,
-    )
+    job = Job("p0", ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"], "me", log_path,
+              Target(tmp_path))
     with pytest.raises(RuntimeError, match=r"exited with 2: error: .*no_such_option"):
         run_in_process(job)
     out, err = capfd.readouterr()

@@ -1,15 +1,22 @@
 """Sweep specs: one-factor-at-a-time expansion, dedup of the shared default point, stable ids, clear errors."""
 
 import copy
+import hashlib
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaForCausalLM
 
-from ftscale.sweeps.cli import main
+from ftscale.backbones.ladder import ladder_config
+from ftscale.cli.main import main
+from ftscale.sweeps.cost import sweep_cost
 from ftscale.sweeps.spec import load_spec
+from tests.hub_cache import use_hub_cache
 
 BASE = {
     "name": "unit",
@@ -59,12 +66,14 @@ def test_expansion_is_one_factor_at_a_time_with_the_default_point_kept_once(in_r
     assert len({p.id for p in points}) == len(points)
     default = [p for p in points if p.method == "prompt_tuning" and len(p.axes) == 3]
     assert len(default) == runs
+    s = LlamaForCausalLM(ladder_config("s", 1024, 1024, 1, 2, 0))  # the test ladder's vocabulary
     assert all(
         p.factors | {"train_size": 0, "seed": 0}
         == {"model_size": "s", "non_embedding_params": 55536, "pretrain_tokens": 393216, "pet_size": 20}
-        | {"train_size": 0, "seed": 0}
+        | {"model": "s", "revision": None, "total_params": s.num_parameters(), "train_size": 0, "seed": 0}
         for p in default
     )
+    assert s.num_parameters(exclude_embeddings=True) == 55536
     assert sorted({p.factors["train_size"] for p in points}) == [10, 100, 1000]
     lora_ranks = Counter(p.factors["pet_size"] for p in points if p.method == "lora")
     assert lora_ranks == {4: 5 * runs, 1: runs, 2: runs}  # off its axis, LoRA uses the method config's rank
@@ -135,7 +144,7 @@ def edit(path: str, value):
     ("spec", "message"),
     [
         (edit("methods/fmt/config", "configs/methods/nope.yaml"), "methods.fmt.config"),
-        (edit("methods/fmt/learning_rate", 0.1), "methods.fmt: expected only `config` and `overrides`"),
+        (edit("methods/fmt/learning_rate", 0.1), "methods.fmt: expected only `config`, `overrides` and `train_sizes`"),
         (edit("methods", {}), "methods:"),
         (edit("axes/model_size", ["xs", "xxl"]), "axes.model_size: expected ladder sizes"),
         (edit("axes/model_size", []), "axes.model_size: expected a non-empty list"),
@@ -202,3 +211,171 @@ def test_plan_prints_points_and_cost_and_bad_specs_end_in_one_error_line(in_repo
     assert main(["sweep", "plan", str(write_spec(tmp_path, edit("seeds", [])))]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: seeds:") and "Traceback" not in err
+
+
+# Digests of the ordered point ids of the shipped ladder specs, computed by running HEAD's sweeps/spec.py (commit
+# d411c0c, before hub models, recipes and transfer) as `sha256(" ".join(ids))[:16]`: the ids must not change.
+HEAD_IDS = {
+    "demo": (120, "bab9640651fe5ab5"),
+    "demo_quick": (44, "5dc64cab10344ef4"),
+    "test": (15, "c6cdd8e005b90ffd"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEAD_IDS))
+def test_ladder_specs_keep_their_point_ids(name, in_repo):
+    ids = [p.id for p in load_spec(f"configs/sweeps/{name}.yaml").points()]
+    assert (len(ids), hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]) == HEAD_IDS[name]
+
+
+def flags_of(point) -> dict[str, str]:
+    """The point's `--flag value` pairs after the subcommand (the last value of a repeated flag)."""
+    return dict(zip(point.args[1::2], point.args[2::2], strict=True))
+
+
+RECIPE = {"epochs": 2, "min_steps": 5, "max_steps": 100, "val_check_interval": 4, "early_stopping": {"patience": 3}}
+
+
+def test_recipe_caps_steps_by_epochs_of_each_subset_clamped(in_repo, tmp_path):
+    spec = edit("trainer", None) | {"recipe": RECIPE}
+    spec["methods"]["fmt"]["overrides"] = {"data.batch_size": 4}
+    points = points_of(tmp_path, spec)
+    steps = {(p.method, p.factors["train_size"]): int(flags_of(p)["--trainer.max_steps"]) for p in points}
+    # ceil(2 x Df / batch) clamped to [5, 100]: batch 16 (the base config's) and 4 (fmt's override).
+    assert {ts: steps[("lora", ts)] for ts in (10, 100, 1000)} == {10: 5, 100: 13, 1000: 100}
+    assert {ts: steps[("fmt", ts)] for ts in (10, 100, 1000)} == {10: 5, 100: 50, 1000: 100}
+    for p in points:
+        flags = flags_of(p)
+        assert flags["--trainer.val_check_interval"] == "4"
+        assert flags["--trainer.check_val_every_n_epoch"] == "null"
+        assert json.loads(flags["--trainer.callbacks+"]) == {
+            "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+            "init_args": {"monitor": "val/loss", "patience": 3, "min_delta": 0.0, "mode": "min"},
+        }
+    assert load_spec(write_spec(tmp_path, spec)).max_steps is None  # steps differ per point
+
+
+def test_a_recipe_without_epochs_fixes_the_steps(in_repo, tmp_path):
+    spec = edit("trainer", None) | {"recipe": {"max_steps": 7}}
+    assert {flags_of(p)["--trainer.max_steps"] for p in points_of(tmp_path, spec)} == {"7"}
+    assert load_spec(write_spec(tmp_path, spec)).max_steps == 7
+    assert all("--trainer.callbacks+" not in p.args for p in points_of(tmp_path, spec))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "message"),
+    [
+        ({"epochs": 0}, "recipe.epochs: expected a positive number"),
+        ({"epochs": "two"}, "recipe.epochs"),
+        ({"epochs": 1, "min_steps": 0}, "recipe.min_steps: expected a positive integer"),
+        (
+            {"epochs": 1, "min_steps": 10, "max_steps": 5},
+            r"recipe.max_steps: expected at least recipe.min_steps \(10\)",
+        ),
+        ({"min_steps": 10}, "recipe.min_steps: expected recipe.epochs as well"),
+        ({"val_check_interval": 1.5}, "recipe.val_check_interval: expected a positive integer"),
+        ({"early_stopping": {"min_delta": 0.1}}, "recipe.early_stopping: expected {patience, min_delta}"),
+        ({"early_stopping": {"patience": 0}}, "recipe.early_stopping.patience"),
+        ({"early_stopping": {"patience": 2, "min_delta": -1}}, "recipe.early_stopping.min_delta"),
+        ({"epochs": 1, "warmup": 3}, r"recipe: expected only .*got \['warmup'\]"),
+        ({}, "recipe: expected a mapping"),
+    ],
+)
+def test_a_bad_recipe_is_refused_naming_the_field(recipe, message, in_repo, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        load_spec(write_spec(tmp_path, edit("trainer", None) | {"recipe": recipe}))
+
+
+def test_a_recipe_and_the_trainer_may_not_both_set_the_steps(in_repo, tmp_path):
+    with pytest.raises(ValueError, match=r"recipe: .*trainer also sets \['trainer.max_steps'\]"):
+        load_spec(write_spec(tmp_path, BASE | {"recipe": {"epochs": 1}}))
+
+
+def test_transfer_on_the_ladder_scores_each_checkpoint_once(in_repo, tmp_path):
+    spec = BASE | {"transfer": {"data": "configs/eval/world_zero_shot.yaml", "shots": [0, 3]}}
+    points = points_of(tmp_path, spec)
+    base = [p for p in points if p.method == "base"]
+    used = {flags_of(p)["--model.backbone"] for p in points if p.method != "base"}
+    assert sorted(flags_of(p)["--model.backbone"] for p in base) == sorted(used)
+    assert len(used) == 3 + 3 - 1  # model sizes at the largest budget, budgets of s; (s, largest) once
+    for p in points:
+        assert (flags_of(p)["--transfer.data"], flags_of(p)["--transfer.shots"]) == (
+            "configs/eval/world_zero_shot.yaml",
+            "[0, 3]",
+        )
+    assert all(p.args[0] == "test" and p.args[6] == "configs/methods/fmt.yaml" for p in base)
+    finetuned = [p.id for p in points if p.method != "base"]
+    assert not set(finetuned) & {p.id for p in points_of(tmp_path, BASE)}  # the transfer flags are part of the id
+
+
+@pytest.mark.parametrize(
+    ("transfer", "message"),
+    [
+        ({"data": "configs/eval/nope.yaml"}, "transfer.data: expected an existing file"),
+        ({"data": "configs/methods/fmt.yaml"}, "transfer.data: expected a FinetuneDataModule config"),
+        ({"data": "configs/pretrain/test.yaml"}, "transfer.data: expected a datamodule config with a class_path"),
+        ({"data": "configs/eval/world_zero_shot.yaml", "shots": [0, 0]}, "transfer.shots"),
+        ({"data": "configs/eval/world_zero_shot.yaml", "shots": [-1]}, "transfer.shots"),
+        ({"data": "configs/eval/world_zero_shot.yaml", "shots": []}, "transfer.shots"),
+        ({"shots": [0]}, "transfer: expected {data"),
+    ],
+)
+def test_a_bad_transfer_is_refused_naming_the_field(transfer, message, in_repo, tmp_path):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_spec(write_spec(tmp_path, BASE | {"transfer": transfer}))
+
+
+def test_a_task_file_replaces_the_data_class_and_methods_can_have_their_own_sizes(in_repo, tmp_path):
+    spec = copy.deepcopy(BASE) | {"task": "configs/tasks/wmt14_en_de.yaml", "data": {"drop_empty": True}}
+    spec["methods"]["fmt"]["train_sizes"] = {"min": 2000, "max": 20000, "num": 2}
+    points = points_of(tmp_path, spec)
+    assert all(p.args[9:11] == ("--data", "configs/tasks/wmt14_en_de.yaml") for p in points)
+    assert {p.factors["train_size"] for p in points if p.method == "fmt"} == {2000, 20000}
+    assert {p.factors["train_size"] for p in points if p.method == "lora"} == {10, 100, 1000}
+    with pytest.raises(ValueError, match=r"data: 'data\.drop_empty' is not an argument"):  # not of the synthetic task
+        load_spec(write_spec(tmp_path, edit("data", {"drop_empty": True})))
+
+
+def test_cost_of_the_test_spec(in_repo):
+    spec = load_spec("configs/sweeps/test.yaml")
+    cost = sweep_cost(spec, mfu=0.4, peak_flops=989e12)
+    assert len(cost.rows) == len(spec.points()) and cost.unknown == 0
+    for row, point in zip(cost.rows, spec.points(), strict=True):
+        size = point.factors["model_size"]
+        model = LlamaForCausalLM(ladder_config(size, 1024, 1024, 1, 2, 0))
+        n = model.num_parameters()  # tied embeddings: every parameter is in a per-token matmul
+        tokens = 4 * 8 * (48 + 48)  # max_steps x batch x (max source + target tokens)
+        if point.method == "fmt":
+            assert row.flops == pytest.approx(6 * n * tokens, rel=1e-12)
+        else:  # the frozen model forward and backward, and LoRA's own parameters trained
+            lora = get_peft_model(model, LoraConfig(r=point.factors["pet_size"], target_modules="all-linear"))
+            trainable = sum(p.numel() for p in lora.parameters() if p.requires_grad)
+            assert row.flops == pytest.approx((4 * n + 6 * trainable) * tokens, rel=1e-12)
+        assert row.gpu_hours == pytest.approx(row.flops / (0.4 * 989e12) / 3600, rel=1e-12)
+    assert cost.flops == pytest.approx(sum(r.flops for r in cost.rows), rel=1e-12)
+    assert sweep_cost(spec, mean_sequence_tokens=48).flops == pytest.approx(cost.flops / 2, rel=1e-12)
+    with pytest.raises(ValueError, match="mfu"):
+        sweep_cost(spec, mfu=0)
+
+
+SHIPPED_HUB_SPECS = ["pythia_wmt14", "qwen25_wmt19", "mlsum_cnndm"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_HUB_SPECS)
+def test_shipped_hub_specs_parse_without_the_hub_and_fail_clearly_offline(name, in_repo, tmp_path, monkeypatch):
+    spec = load_spec(f"configs/sweeps/{name}.yaml", resolve=False)
+    points = spec.points()
+    assert len(spec.seeds) == 3 and spec.recipe is not None and spec.recipe.patience
+    methods = {m.name: m for m in spec.methods}
+    assert spec.batch_size_of(methods["fmt"]) == 128 and spec.batch_size_of(methods["lora"]) == 16
+    assert all(flags_of(p)["--model.optimizer"] == "adafactor" for p in points)
+    assert methods["prompt_tuning"].pet_sizes[0] == 50 and methods["prompt_tuning"].pet_sizes[-1] == 600
+    assert methods["lora"].pet_sizes[0] == 4 and methods["lora"].pet_sizes[-1] == 128
+    assert all(
+        "df=max" in spec.held_out[a] and any(r.startswith("x=") for r in spec.held_out[a])
+        for a in spec.held_out
+        if spec.held_out[a]
+    )
+    use_hub_cache(monkeypatch, tmp_path)  # an empty cache, offline
+    with pytest.raises(FileNotFoundError, match=r"axes.model_size: '[\w.-]+/[\w.-]+': not a local model directory"):
+        load_spec(f"configs/sweeps/{name}.yaml")

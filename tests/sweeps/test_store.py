@@ -1,13 +1,18 @@
-"""The results store: idempotent points, atomic claims across processes, leases, and exactly-once completion."""
+"""The results store on both backends: idempotent points, atomic claims across processes, leases, exactly-once
+completion, and no finished point lost or rerun when a runner is killed."""
 
 import multiprocessing
-import sqlite3
+import os
+import signal
 import time
+import uuid
 from dataclasses import dataclass, field
 
+import psycopg
 import pytest
 
-from ftscale.sweeps.store import LeaseLost, Store
+from ftscale.sweeps.store import LeaseLost, Store, open_store
+from ftscale.sweeps.store.url import with_sweep
 
 
 @dataclass(frozen=True)
@@ -19,15 +24,15 @@ class FakePoint:
     args: tuple[str, ...] = ("fit",)
 
 
-def make_store(tmp_path, n: int) -> Store:
-    store = Store(tmp_path / "results.sqlite")
+def make_store(url: str, n: int) -> Store:
+    store = open_store(url)
     store.add_points([FakePoint(f"p{i:03d}") for i in range(n)])
     return store
 
 
-def claim_all(path: str, owner: str, out) -> None:
+def claim_all(url: str, owner: str, out) -> None:
     """Claim (and finish) points until none is left; report the ids claimed."""
-    store = Store(path)
+    store = open_store(url)
     claimed = []
     while (row := store.claim(owner, lease_s=60)) is not None:
         claimed.append(row["id"])
@@ -35,16 +40,52 @@ def claim_all(path: str, owner: str, out) -> None:
     out.put((owner, claimed))
 
 
-def finish_at_once(path: str, point_id: str, owner: str, barrier, out) -> None:
-    store = Store(path)
+def finish_at_once(url: str, point_id: str, owner: str, barrier, out) -> None:
+    store = open_store(url)
     barrier.wait()
     out.put((owner, store.finish(point_id, owner, {"test/loss": 1.0})))
 
 
-def test_store_is_wal_and_add_points_is_idempotent(tmp_path):
-    store = make_store(tmp_path, 3)
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def finish_some_then_hold(url: str, out) -> None:
+    """A runner that finishes 3 points, then holds 2 leases until it is killed."""
+    store = open_store(url)
+    for _ in range(3):
+        row = store.claim("victim", lease_s=60)
+        store.finish(row["id"], "victim", {"by": "victim"})
+    out.put([store.claim("victim", lease_s=1.0)["id"] for _ in range(2)])
+    time.sleep(3600)
+
+
+def drain_until_complete(url: str, owner: str, out) -> None:
+    """A runner that claims until the sweep is complete, waiting for leases held by others to end."""
+    store = open_store(url)
+    claimed, deadline = [], time.monotonic() + 60
+    while not store.is_complete() and time.monotonic() < deadline:
+        row = store.claim(owner, lease_s=60)
+        if row is None:
+            time.sleep(0.05)
+            continue
+        claimed.append(row["id"])
+        store.finish(row["id"], owner, {"by": owner})
+    out.put((owner, claimed))
+
+
+def run_processes(target, args_list: list[tuple], context=None) -> list:
+    """Start one spawned process per args (each given a queue last), and return what each put on it."""
+    context = context or multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = [context.Process(target=target, args=(*args, out)) for args in args_list]
+    for process in processes:
+        process.start()
+    results = [out.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    return results
+
+
+def test_add_points_is_idempotent_and_keeps_results(url):
+    store = make_store(url, 3)
     row = store.claim("a", lease_s=60)
     store.finish(row["id"], "a", {"test/loss": 2.5})
     assert store.add_points([FakePoint("p000", axes=("model_size", "pet_size")), FakePoint("p001")]) == 0
@@ -53,26 +94,56 @@ def test_store_is_wal_and_add_points_is_idempotent(tmp_path):
     assert first["axes"] == ["model_size", "pet_size"]  # metadata refreshed, result kept
     assert [r["id"] for r in store.rows()] == ["p000", "p001", "p002"]
     assert store.counts() == {"pending": 2, "running": 0, "done": 1, "failed": 0}
+    assert store.get("nope") is None
 
 
-def test_claims_from_several_processes_take_each_point_exactly_once(tmp_path):
-    store = make_store(tmp_path, 50)
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    workers = [context.Process(target=claim_all, args=(str(store.path), f"w{i}", out)) for i in range(4)]
-    for worker in workers:
-        worker.start()
-    results = dict(out.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=30)
+def test_claims_from_several_processes_take_each_point_exactly_once(url):
+    store = make_store(url, 50)
+    results = dict(run_processes(claim_all, [(url, f"w{i}") for i in range(4)]))
     claimed = [point for ids in results.values() for point in ids]
     assert sorted(claimed) == [f"p{i:03d}" for i in range(50)]
     assert all(row["status"] == "done" and row["attempts"] == 1 for row in store.rows())
-    assert store.is_complete()
+    assert store.is_complete() and store.completed_by() in results
 
 
-def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(tmp_path):
-    store = make_store(tmp_path, 1)
+def test_a_killed_runner_loses_no_finished_point_and_none_is_rerun(url):
+    store = make_store(url, 40)
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    victim = context.Process(target=finish_some_then_hold, args=(url, out))
+    victim.start()
+    held = out.get(timeout=120)
+    os.kill(victim.pid, signal.SIGKILL)  # mid-sweep: 3 points done, 2 leased, 35 pending
+    victim.join(timeout=30)
+    assert victim.exitcode == -signal.SIGKILL
+    results = dict(run_processes(drain_until_complete, [(url, f"w{i}") for i in range(3)], context))
+    claimed = [point for ids in results.values() for point in ids]
+    rows = {row["id"]: row for row in store.rows()}
+    by_victim = [key for key, row in rows.items() if row["metrics"]["by"] == "victim"]
+    assert len(by_victim) == 3 and not set(by_victim) & set(claimed)  # finished points kept, never rerun
+    assert sorted(claimed) == sorted(set(rows) - set(by_victim))  # every other point run once
+    assert all(row["status"] == "done" for row in rows.values())
+    assert {key: row["attempts"] for key, row in rows.items() if row["attempts"] != 1} == dict.fromkeys(held, 2)
+    assert store.completed_by() in results
+
+
+def test_completion_goes_to_exactly_one_of_the_processes_finishing_the_last_points(url):
+    store = make_store(url, 10)
+    for _ in range(6):
+        row = store.claim("early", lease_s=60)
+        assert not store.finish(row["id"], "early", {})
+    owners = {store.claim(f"w{i}", lease_s=60)["id"]: f"w{i}" for i in range(4)}
+    barrier = multiprocessing.get_context("spawn").Barrier(4)
+    # Started in reverse claim order: the last points finish out of order, all at once.
+    args = [(url, point, owner, barrier) for point, owner in reversed(owners.items())]
+    results = dict(run_processes(finish_at_once, args))
+    winners = [owner for owner, completed in results.items() if completed]
+    assert len(winners) == 1
+    assert store.completed_by() == winners[0] and store.is_complete()
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(url):
+    store = make_store(url, 1)
     assert store.claim("dead", lease_s=0.05)["id"] == "p000"
     assert store.claim("alive", lease_s=60) is None  # nothing else pending, and the lease holds
     time.sleep(0.1)
@@ -85,17 +156,17 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(tmp_path
     assert store.get("p000")["metrics"] == {"test/loss": 1.0}
 
 
-def test_heartbeat_keeps_the_lease(tmp_path):
-    store = make_store(tmp_path, 1)
-    store.claim("a", lease_s=0.2)
+def test_heartbeat_keeps_the_lease(url):
+    store = make_store(url, 1)
+    store.claim("a", lease_s=0.3)
     for _ in range(3):
-        time.sleep(0.1)
-        assert store.heartbeat("p000", "a", lease_s=0.2)
+        time.sleep(0.15)
+        assert store.heartbeat("p000", "a", lease_s=0.3)
     assert store.claim("b", lease_s=60) is None
 
 
-def test_a_point_whose_runner_keeps_dying_fails_after_max_attempts(tmp_path):
-    store = make_store(tmp_path, 1)
+def test_a_point_whose_runner_keeps_dying_fails_after_max_attempts(url):
+    store = make_store(url, 1)
     for attempt in range(1, 4):
         row = store.claim(f"r{attempt}", lease_s=60, max_attempts=3)
         assert row["attempts"] == attempt
@@ -106,8 +177,8 @@ def test_a_point_whose_runner_keeps_dying_fails_after_max_attempts(tmp_path):
     assert store.completed_by() == "r4"  # failing the last point completed the sweep
 
 
-def test_release_and_retry_failed_make_points_pending_again(tmp_path):
-    store = make_store(tmp_path, 2)
+def test_release_and_retry_failed_make_points_pending_again(url):
+    store = make_store(url, 2)
     store.claim("a", lease_s=60)
     store.release("p000", "a")
     assert store.get("p000")["status"] == "pending" and store.get("p000")["attempts"] == 0
@@ -120,42 +191,18 @@ def test_release_and_retry_failed_make_points_pending_again(tmp_path):
     assert all(row["error"] is None for row in store.rows())
 
 
-def test_adding_points_to_a_complete_sweep_reopens_it(tmp_path):
-    store = make_store(tmp_path, 1)
+def test_adding_points_to_a_complete_sweep_reopens_it(url):
+    store = make_store(url, 1)
     row = store.claim("a", lease_s=60)
     assert store.finish(row["id"], "a", {})
-    assert store.add_points([FakePoint("new")]) == 1
+    assert store.add_points([FakePoint("p000"), FakePoint("new")]) == 1  # the spec grew
     assert store.completed_by() is None and not store.is_complete()
     row = store.claim("b", lease_s=60)
     assert row["id"] == "new" and store.finish("new", "b", {}) and store.completed_by() == "b"
 
 
-def test_completion_goes_to_exactly_one_of_the_processes_finishing_the_last_points(tmp_path):
-    n = 6
-    store = make_store(tmp_path, n)
-    owners = {}
-    for i in range(n):
-        row = store.claim(f"w{i}", lease_s=60)
-        owners[row["id"]] = f"w{i}"
-    context = multiprocessing.get_context("spawn")
-    barrier, out = context.Barrier(n), context.Queue()
-    # Started in reverse claim order: the last points finish out of order, all at once.
-    workers = [
-        context.Process(target=finish_at_once, args=(str(store.path), point, owner, barrier, out))
-        for point, owner in reversed(owners.items())
-    ]
-    for worker in workers:
-        worker.start()
-    results = dict(out.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=30)
-    winners = [owner for owner, completed in results.items() if completed]
-    assert len(winners) == 1
-    assert store.completed_by() == winners[0] and store.is_complete()
-
-
-def test_claim_point_leases_only_that_point_and_only_when_free(tmp_path):
-    store = make_store(tmp_path, 3)
+def test_claim_point_leases_only_that_point_and_only_when_free(url):
+    store = make_store(url, 3)
     row = store.claim_point("p002", "a", lease_s=60)
     assert row["id"] == "p002" and row["lease_owner"] == "a" and row["attempts"] == 1
     assert store.claim_point("p002", "b", lease_s=60) is None  # held under a live lease
@@ -174,26 +221,21 @@ def test_claim_point_leases_only_that_point_and_only_when_free(tmp_path):
         store.claim_point("nope", "a", lease_s=60)
 
 
-def test_a_done_point_is_taken_for_wandb_logging_once(tmp_path):
-    store = make_store(tmp_path, 2)
-    row = store.claim("a", lease_s=60)
-    assert not store.take_wandb_log(row["id"])  # not done yet: nothing to log
-    store.finish(row["id"], "a", {"test/loss": 1.0})
-    assert store.take_wandb_log(row["id"]) and not store.take_wandb_log(row["id"])
-    assert store.get(row["id"])["wandb_logged"] == 1
-    store.release_wandb_log(row["id"])  # the logging failed: the next one may try again
-    assert store.take_wandb_log(row["id"])
+def test_the_sweep_uid_is_made_once_and_the_same_for_every_opener(url):
+    store = make_store(url, 1)
+    again = open_store(store.url)  # `url` addresses the same sweep from any process
+    assert again.sweep == store.sweep and again.sweep_uid() == store.sweep_uid()
+    assert len(store.sweep_uid()) == 32 and again.get("p000")["id"] == "p000"
 
 
-def test_a_store_from_before_wandb_logging_gains_the_column_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "results.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE points (id TEXT PRIMARY KEY, method TEXT NOT NULL, axes TEXT NOT NULL, "
-                     "factors TEXT NOT NULL, args TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
-                     "lease_owner TEXT, lease_expires REAL, attempts INTEGER NOT NULL DEFAULT 0, metrics TEXT, "
-                     "error TEXT, created_at REAL NOT NULL, started_at REAL, finished_at REAL)")  # fmt: skip
-        conn.execute("INSERT INTO points VALUES ('old', 'lora', '[]', '{}', '[]', 'done', NULL, NULL, 1, "
-                     "'{\"test/loss\": 2.0}', NULL, 0, 0, 0)")  # fmt: skip
-    store = Store(path)
-    assert store.get("old")["wandb_logged"] == 0 and store.get("old")["metrics"] == {"test/loss": 2.0}
-    assert store.take_wandb_log("old")
+def test_a_postgres_store_whose_kept_connection_was_cut_reconnects(postgres_url):
+    store = make_store(with_sweep(postgres_url, f"cut-{uuid.uuid4().hex[:8]}"), 2)
+    assert store.claim("a", lease_s=60)["id"] == "p000"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart would
+        cut = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert cut
+    assert store.finish("p000", "a", {"test/loss": 1.0}) is False  # on a new connection, done once
+    assert store.get("p000")["status"] == "done" and store.claim("a", lease_s=60)["id"] == "p001"

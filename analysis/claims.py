@@ -1,0 +1,195 @@
+"""The paper's five findings, each judged on the bootstrap interval of its own quantity.
+
+A subject's verdict is `holds` when the whole interval is on the claim's side of its threshold, `does not
+hold` when it is wholly on the other side, and `inconclusive` when it straddles; the claim holds overall
+when it holds for every subject, does not hold when it fails for every subject, and is inconclusive else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ftscale.analysis.results import Claim, LawFit, PointResult, Verdict
+from ftscale.scaling_laws import percentile_interval
+
+HELD_OUT_ERROR = 0.05  # claim 1: "small" held-out error, as a mean absolute loss difference
+PET_SIZE_RATIO = 0.25  # claim 3: |alpha_t| below a quarter of alpha_m is "tiny"
+FMT = "fmt"
+BASE = "base"  # the untrained backbones' points, scored on the transfer task only
+TRANSFER_LOSS = "transfer/k0/loss"  # the zero-shot loss on a related task not finetuned on
+
+Samples = dict[str, np.ndarray]  # subject -> per-resample values of the claim's quantity
+
+
+def judge_claims(laws: list[LawFit], delta_h: Samples, points: list[PointResult], level: float) -> list[Claim]:
+    """All five claims; `delta_h` is each law's held-out error per resample (keyed `method/axis`)."""
+    by_key = {(law.method, law.axis): law for law in laws}
+    return [
+        _held_out_error(by_key, delta_h, level),
+        _model_over_pretraining(by_key, level),
+        _pet_size_tiny(by_key, level),
+        _fmt_data_hungry(by_key, level),
+        _zero_shot(points, level),
+    ]
+
+
+def _held_out_error(laws: dict, delta_h: Samples, level: float) -> Claim:
+    text = f"The multiplicative joint law fits and extrapolates: held-out error Delta_h below {HELD_OUT_ERROR}"
+    values = {f"{m}/{a}": law.fit.delta_h for (m, a), law in laws.items() if law.fit.delta_h is not None}
+    samples = {key: delta_h[key] for key in values if key in delta_h}
+    return _judge(1, text, "Delta_h", HELD_OUT_ERROR, "below", values, samples, level, "no held-out points")
+
+
+def _model_over_pretraining(laws: dict, level: float) -> Claim:
+    text = "alpha_m > alpha_p: a bigger base model helps more than more pretraining data"
+    methods = sorted(m for m, a in laws if a == "model_size" and (m, "pretrain_tokens") in laws)
+    return _from_laws(
+        2,
+        text,
+        "alpha_m - alpha_p",
+        0.0,
+        "above",
+        laws,
+        methods,
+        lambda m: (laws[(m, "model_size")], "alpha", laws[(m, "pretrain_tokens")], "alpha", np.subtract),
+        level,
+        "needs both the model-size and the pretraining-tokens axis",
+    )
+
+
+def _pet_size_tiny(laws: dict, level: float) -> Claim:
+    text = f"|alpha_t| is tiny (below {PET_SIZE_RATIO} of alpha_m): a longer prompt or higher rank buys little"
+    methods = sorted(m for m, a in laws if a == "pet_size" and (m, "model_size") in laws)
+
+    def ratio(t: np.ndarray, m: np.ndarray) -> np.ndarray:
+        return np.abs(t) / np.where(m > 0, m, np.nan)
+
+    return _from_laws(
+        3,
+        text,
+        "|alpha_t| / alpha_m",
+        PET_SIZE_RATIO,
+        "below",
+        laws,
+        methods,
+        lambda m: (laws[(m, "pet_size")], "alpha", laws[(m, "model_size")], "alpha", ratio),
+        level,
+        "needs a PET method on the PET-size and the model-size axis",
+    )
+
+
+def _fmt_data_hungry(laws: dict, level: float) -> Claim:
+    text = "beta_FMT > beta_PET: full-model tuning is more data-hungry"
+    # beta is shared by a method's model-size and pretraining fits: compare it once per PET method.
+    pairs = sorted({m for m, a in laws if m != FMT and (FMT, a) in laws})
+    axis = {
+        m: next(a for a in ("model_size", "pretrain_tokens", "pet_size") if (m, a) in laws and (FMT, a) in laws)
+        for m in pairs
+    }
+    return _from_laws(
+        4,
+        text,
+        "beta_FMT - beta_PET",
+        0.0,
+        "above",
+        laws,
+        pairs,
+        lambda m: (laws[(FMT, axis[m])], "beta", laws[(m, axis[m])], "beta", np.subtract),
+        level,
+        "needs FMT and a PET method on a shared axis",
+    )
+
+
+def _from_laws(number, text, quantity, threshold, side, laws, subjects, operands, level, missing) -> Claim:
+    """A claim on `op(law1.param1, law2.param2)` per subject, with intervals from aligned bootstrap samples."""
+    values, samples = {}, {}
+    for subject in subjects:
+        law1, p1, law2, p2, op = operands(subject)
+        values[subject] = float(op(np.float64(law1.fit.params[p1]), np.float64(law2.fit.params[p2])))
+        s1, s2 = _param_samples(law1, p1), _param_samples(law2, p2)
+        if s1 is not None and s2 is not None:
+            n = min(len(s1), len(s2))
+            samples[subject] = op(s1[:n], s2[:n])
+    return _judge(number, text, quantity, threshold, side, values, samples, level, missing)
+
+
+def _param_samples(law: LawFit, name: str) -> np.ndarray | None:
+    rows = law.fit.bootstrap_params
+    if not rows:
+        return None
+    return np.asarray(rows, dtype=float)[:, list(law.fit.params).index(name)]
+
+
+def _zero_shot(points: list[PointResult], level: float, n: int = 1000, seed: int = 0) -> Claim:
+    text = "PET keeps zero-shot ability better than FMT (smaller rise of the zero-shot loss on a related task)"
+    rises = _zero_shot_rises(points)
+    if FMT not in rises or len(rises) < 2:
+        why = "needs a transfer evaluation (spec field `transfer`) of the base models and of FMT and a PET method"
+        return _judge(5, text, "rise_FMT - rise_PET", 0.0, "above", {}, {}, level, why)
+    rng = np.random.default_rng(seed)
+
+    def resampled(values: np.ndarray) -> np.ndarray:  # bootstrap of the mean over the method's points
+        return values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
+
+    fmt = resampled(rises[FMT])
+    values, samples = {}, {}
+    for method in sorted(set(rises) - {FMT}):
+        values[method] = float(rises[FMT].mean() - rises[method].mean())
+        samples[method] = fmt - resampled(rises[method])
+    return _judge(5, text, "rise_FMT - rise_PET", 0.0, "above", values, samples, level, "")
+
+
+def _zero_shot_rises(points: list[PointResult]) -> dict[str, np.ndarray]:
+    """Per method, each finetuned point's zero-shot loss minus its untrained backbone's."""
+    base = {_backbone(p): p.metrics[TRANSFER_LOSS] for p in points if p.method == BASE and TRANSFER_LOSS in p.metrics}
+    rises: dict[str, list[float]] = {}
+    for p in points:
+        if p.method != BASE and TRANSFER_LOSS in p.metrics and _backbone(p) in base:
+            rises.setdefault(p.method, []).append(p.metrics[TRANSFER_LOSS] - base[_backbone(p)])
+    return {m: np.asarray(v) for m, v in rises.items()}
+
+
+def _backbone(point: PointResult) -> tuple:
+    f = point.factors
+    return f.get("model", f.get("model_size")), f.get("revision"), f.get("pretrain_tokens")
+
+
+def _judge(
+    number: int,
+    text: str,
+    quantity: str,
+    threshold: float,
+    side: str,
+    values: dict[str, float],
+    samples: dict[str, np.ndarray],
+    level: float,
+    missing: str,
+) -> Claim:
+    if not values:
+        return Claim(number, text, quantity, threshold, side, "not testable", missing, level=level)
+    intervals = {
+        s: list(percentile_interval(v[np.isfinite(v)], level)) for s, v in samples.items() if np.isfinite(v).any()
+    }
+    verdicts: dict[str, Verdict] = {s: _verdict(intervals.get(s), threshold, side) for s in values}
+    overall = set(verdicts.values())
+    verdict: Verdict = overall.pop() if len(overall) == 1 else "inconclusive"
+    evidence = "; ".join(
+        f"{s}: {values[s]:.4g}"
+        + (f" [{intervals[s][0]:.4g}, {intervals[s][1]:.4g}]" if s in intervals else " (no interval)")
+        for s in values
+    )
+    return Claim(number, text, quantity, threshold, side, verdict, evidence, values, intervals, verdicts, level)
+
+
+def _verdict(interval: list[float] | None, threshold: float, side: str) -> Verdict:
+    if interval is None:
+        return "inconclusive"  # a point estimate alone cannot tell
+    low, high = interval
+    above: Callable[[float], bool] = (lambda v: v > threshold) if side == "above" else (lambda v: v < threshold)
+    if above(low) and above(high):
+        return "holds"
+    if not above(low) and not above(high) and low != threshold and high != threshold:
+        return "does not hold"
+    return "inconclusive"

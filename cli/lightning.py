@@ -1,0 +1,120 @@
+"""`ftscale fit|validate|test`: LightningCLI over any method x any finetuning datamodule."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import WandbLogger
+
+from ftscale.backbones.spec import resolve_backbone
+from ftscale.callbacks import GenerationMetrics, ScalingLawCallback, TrainingThroughput
+from ftscale.datamodules import FinetuneDataModule
+from ftscale.lightning_modules import FinetuneModule
+from ftscale.reports.wandb_settings import project, quiet_settings, under_agent, wandb_mode
+
+log = logging.getLogger(__name__)
+
+
+class FtscaleCLI(LightningCLI):
+    """LightningCLI with ftscale's conventions.
+
+    - `--ladder` names the pretraining config that `ladder:<size>[@<tokens>]` backbones come from; such a
+      backbone is pretrained (cached) before the run and the datamodule uses the backbone's tokenizer.
+    - Every run writes into its own directory under `runs/` unless `--trainer.default_root_dir` is given.
+    - The checkpoint with the best `val/loss` is kept (the paper selects by dev-set perplexity), and `fit`
+      ends by testing it; a run too short to validate keeps its final state as `last.ckpt` and tests that.
+    - Besides the trainer's own logger, every run logs to W&B through `WandbLogger` (`--wandb`; offline
+      without credentials); a run with `ScalingLawCallback` is its sweep point's `finetune` run.
+    """
+
+    def __init__(self, args: list[str] | None = None) -> None:
+        super().__init__(
+            FinetuneModule,
+            FinetuneDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            seed_everything_default=0,
+            parser_kwargs={"prog": "ftscale", "default_env": False},
+            args=args,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--ladder",
+            default="configs/pretrain/ladder.yaml",
+            help="Pretraining config (configs/pretrain/*.yaml) that defines ladder:<size>[@<tokens>] backbones.",
+        )
+        parser.add_argument(
+            "--wandb",
+            default=None,
+            choices=["online", "offline", "off", None],
+            help="W&B logging of the run: online (with credentials), offline (the default without), or off.",
+        )
+        parser.link_arguments("model.init_args.backbone", "data.init_args.tokenizer")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {"checkpoint.monitor": "val/loss", "checkpoint.filename": "best", "checkpoint.save_top_k": 1}
+        )
+        # Generation metrics (BLEU, chrF, ROUGE) on the first test examples; --generation.max_examples 0 turns them off.
+        parser.add_lightning_class_args(GenerationMetrics, "generation")
+        # Tokens/s, samples/s, MFU and padding fraction of training, logged and recorded in the sweep store.
+        parser.add_lightning_class_args(TrainingThroughput, "throughput")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        path = resolve_backbone(config.model.init_args.backbone, config.ladder)
+        config.model.init_args.backbone = path
+        config.data.init_args.tokenizer = path
+        if config.trainer.default_root_dir is None:
+            method = config.model.class_path.rsplit(".", 1)[-1]
+            config.trainer.default_root_dir = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{method}")
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        mode = wandb_mode(self.config[self.subcommand].wandb)
+        if mode != "disabled" and trainer.loggers:  # `--trainer.logger false` turns every logger off
+            trainer.loggers = [*trainer.loggers, *self._wandb_logger(trainer, mode)]
+        return trainer
+
+    def _wandb_logger(self, trainer: Trainer, mode: str) -> list[WandbLogger]:
+        """The run's WandbLogger, started now so that an unreachable W&B falls back here and never fails the run."""
+        point = next((c for c in trainer.callbacks if isinstance(c, ScalingLawCallback)), None)
+        init = point.wandb_init() if point is not None else {}
+        if under_agent():  # the agent's run is this point's run: it brings its own id
+            init = {k: v for k, v in init.items() if k not in ("id", "resume")}
+        save_dir = point.sweep_dir if point is not None else trainer.default_root_dir
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        for attempt in ["online", "offline"] if mode == "online" else [mode]:
+            try:
+                logger = WandbLogger(
+                    project=project(),
+                    save_dir=save_dir,
+                    offline=attempt == "offline",
+                    settings=quiet_settings(),
+                    **init,
+                )
+                logger.experiment  # noqa: B018 (starts the run)
+                return [logger]
+            except Exception as err:  # W&B must never fail a run: unreachable, misconfigured or broken alike.
+                log.warning("W&B %s logging failed (%s: %s)", attempt, type(err).__name__, str(err).splitlines()[:1])
+        return []
+
+    def after_fit(self) -> None:
+        best = self.trainer.checkpoint_callback.best_model_path
+        if not best:
+            # Shorter than one validation interval: keep the end state (for `ftscale export`), validate and test it.
+            last = Path(self.trainer.checkpoint_callback.dirpath or self.trainer.default_root_dir) / "last.ckpt"
+            self.trainer.save_checkpoint(last)
+            self.trainer.validate(self.model, datamodule=self.datamodule)
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def main(argv: list[str] | None) -> int:
+    """`ftscale fit|validate|test ...` (argv None: LightningCLI reads sys.argv)."""
+    FtscaleCLI(argv)
+    return 0

@@ -1,0 +1,197 @@
+"""`ftscale sweep plan|run|point|status|export-wandb`: look at a sweep spec, run it (all of it, or one point),
+summarise a sweep directory, and hand a sweep to W&B agents."""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ftscale.cli import parsing
+from ftscale.reports.finalize import complete_sweep
+from ftscale.sweeps.layout import open_store
+from ftscale.sweeps.runner import point_args, prepare_sweep, run_point, run_sweep
+
+FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
+HEADERS = ("size", "params", "pretrain tokens", "pet size", "train size", "seed")  # the factors, short
+
+
+def parser() -> parsing.Parser:
+    command = parsing.parser(
+        "ftscale sweep",
+        "Expand a sweep spec (configs/sweeps/*.yaml) into finetuning runs, run them into a results store that "
+        "several runners (or machines) can share, and summarise it.",
+    )
+    commands = command.add_subparsers(
+        dest="command", required=True, parser_class=parsing.Parser, metavar="{plan,init,run,point,status,export-wandb}"
+    )
+    plan = commands.add_parser("plan", help="print the points of a spec and what they cost; runs nothing")
+    parsing.add_spec(plan)
+    run = commands.add_parser(
+        "run",
+        help="run every pending point (resumes: finished points are never rerun)",
+        description="Run every pending point of a sweep. Rerunning resumes: done points are skipped, and the "
+        "points of a runner that died are taken over once their lease expires. The run whose result completes "
+        "the sweep fits its laws and writes laws.json, the figures and report.html, once.",
+    )
+    parsing.add_spec(run)
+    parsing.add_sweep_dir(run)
+    parsing.add_store(run)
+    parsing.add_workers(run)
+    run.add_argument(
+        "--isolate",
+        action="store_true",
+        help="one subprocess per point (frees GPU memory, contains crashes) instead of running in-process",
+    )
+    parsing.add_retry_failed(run)
+    parsing.add_wandb(run)
+    point = commands.add_parser(
+        "point",
+        help="run one point by id into the sweep's store (what a W&B sweep agent runs)",
+        description="Run one point of a sweep, leased in the store like a runner's point. A done point, or one "
+        "another runner holds, is left alone.",
+    )
+    parsing.add_spec(point)
+    point.add_argument("--point", required=True, help="the point's id (ftscale sweep plan SPEC lists them)")
+    parsing.add_sweep_dir(point)
+    parsing.add_store(point)
+    parsing.add_retry_failed(point)
+    parsing.add_wandb(point)
+    init = commands.add_parser(
+        "init",
+        help="put a spec's points in its store and print each point's `ftscale fit` command (for your own launcher)",
+        description="Create (or extend) a sweep's store and print, one per line, the `ftscale fit` command of every "
+        "pending point. Each carries ScalingLawCallback: run them in any order, anywhere that sees the store (a "
+        "SLURM array, a loop); the run that completes the sweep fits it.",
+    )
+    parsing.add_spec(init)
+    parsing.add_sweep_dir(init)
+    parsing.add_store(init)
+    parsing.add_wandb(init)
+    export = commands.add_parser(
+        "export-wandb",
+        help="write a W&B sweep config whose agents run the points (wandb sweep FILE; wandb agent ID)",
+    )
+    parsing.add_spec(export)
+    export.add_argument("--out", type=Path, help="file to write (default: print it)")
+    parsing.add_sweep_dir(export)
+    status = commands.add_parser("status", help="summarise a sweep directory: counts, metrics and errors")
+    status.add_argument("dir", type=Path, help="sweep directory")
+    parsing.add_store(status)
+    return command
+
+
+def plan(spec_path: str, console: Console) -> None:
+    from ftscale.sweeps.spec import load_spec  # loads torch: only the commands that read a spec pay for it
+
+    spec = load_spec(spec_path)
+    points = spec.points()
+    table = Table(title=f"sweep {spec.name}: {len(points)} points")
+    table.add_column("id", no_wrap=True)
+    table.add_column("method")
+    table.add_column("axes")
+    for header in HEADERS:
+        table.add_column(header, justify="right")
+    for point in points:
+        values = [_cell(point.factors[f]) for f in FACTORS]
+        table.add_row(point.id, point.method, "+".join(point.axes), *values)
+    console.print(table)
+    by_method = ", ".join(f"{m.name} {sum(p.method == m.name for p in points)}" for m in spec.methods)
+    console.print(f"runs: {len(points)} ({by_method})")
+    if spec.max_steps is None:
+        console.print("training steps: not fixed (set trainer.max_steps to estimate the cost)")
+    else:
+        steps = len(points) * spec.max_steps
+        examples = f", {steps * spec.batch_size:,} training examples" if spec.batch_size else ""
+        console.print(f"training steps: {steps:,} ({spec.max_steps} per run){examples}")
+    for axis, rules in spec.held_out.items():
+        if rules:
+            console.print(f"held out from the {axis} fits: {', '.join(rules)}")
+
+
+def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"{sweep_dir} is not a directory; give a sweep directory (ftscale sweep run --dir)")
+    store = open_store(sweep_dir, store_url)
+    table = Table(title=f"{sweep_dir}")
+    table.add_column("id", no_wrap=True)
+    for header in ("method", "status", "tries", *HEADERS, "test/loss", "val/loss", "wall s"):
+        table.add_column(header, justify="left" if header in ("method", "status") else "right")
+    errors = []
+    for row in store.rows():
+        metrics = row["metrics"] or {}
+        values = [_cell(row["factors"].get(f)) for f in FACTORS]
+        measured = [_cell(metrics.get(k)) for k in ("test/loss", "val/loss", "wall_time_s")]
+        table.add_row(row["id"], row["method"], row["status"], str(row["attempts"]), *values, *measured)
+        if row["status"] == "failed":
+            errors.append(f"{row['id']}: {_last_line(row['error'])}")
+    console.print(table)
+    counts = store.counts()
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (" (complete)" if store.is_complete() else ""))
+    for error in errors:
+        console.print(f"failed {error}", markup=False)
+    return 0
+
+
+def export_wandb(spec_path: str, out: Path | None, sweep_dir: Path | None, console: Console) -> int:
+    from ftscale.sweeps.spec import load_spec  # see plan
+    from ftscale.sweeps.wandb_sweep import sweep_config, write_sweep_config
+
+    spec = load_spec(spec_path)
+    text = write_sweep_config(sweep_config(spec, spec_path, sweep_dir), out)
+    if out is None:
+        print(text, end="")  # as written, for `> sweep.yaml`
+    else:
+        points = len(spec.points())
+        then = f"wandb sweep {out}, then wandb agent ENTITY/PROJECT/SWEEP_ID from the repository root on every machine"
+        console.print(f"{out}: W&B grid sweep over {points} points; next: {then}", markup=False)
+    return 0
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _last_line(error: str | None) -> str:
+    lines = [line for line in (error or "").splitlines() if line.strip()]
+    # The exception line, not the log tail appended after it.
+    marker = next((i for i, line in enumerate(lines) if line.startswith("--- last lines of")), len(lines))
+    return lines[marker - 1] if marker else "(no error text)"
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    # Piped output is not cut to 80 columns: the tables are meant to be read in full.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if args.command == "plan":
+        plan(args.spec, console)
+        return 0
+    if args.command == "status":
+        return status(args.dir, args.store, console)
+    if args.command == "export-wandb":
+        return export_wandb(args.spec, args.out, args.dir, console)
+    if args.command == "init":
+        _, target = prepare_sweep(args.spec, args.dir, args.store, args.wandb)
+        for row in target.open().rows():
+            if row["status"] == "pending":
+                print(shlex.join(["ftscale", *point_args(row, target)]))
+        return 0
+    # The run whose result completes the sweep fits it (ScalingLawCallback); a failure the runner records
+    # itself (a run that died before its Trainer existed) completes it through the same path.
+    on_complete = functools.partial(complete_sweep, store=args.store, wandb=args.wandb)
+    options = {"retry_failed": args.retry_failed, "on_complete": on_complete, "store": args.store, "wandb": args.wandb}
+    if args.command == "point":
+        state = run_point(args.spec, args.point, args.dir, **options)
+        console.print(f"point {args.point}: {state}", markup=False)
+        return 1 if state == "failed" else 0
+    store = run_sweep(args.spec, args.dir, workers=args.workers, isolate=args.isolate, **options)
+    counts = store.counts()
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    console.print(f"results: {store} (ftscale sweep status DIR)", markup=False)
+    return 1 if counts["failed"] else 0

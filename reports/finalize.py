@@ -1,0 +1,85 @@
+"""The end of a sweep: fit its laws, write laws.json, the figures and report.html, and log them to W&B."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ftscale.analysis import PointResult, fit_sweep
+from ftscale.analysis.results import AXES
+from ftscale.analysis.wandb_points import merge_points, parse_path, points_from_wandb
+from ftscale.reports.figures import draw_figures
+from ftscale.reports.html import write_html
+from ftscale.reports.sections import build_sections
+from ftscale.reports.wandb_report import publish_report
+from ftscale.reports.wandb_run import log_fit_run
+from ftscale.reports.wandb_settings import AGENT_ENV, project, under_agent, wandb_mode
+from ftscale.sweeps.layout import LAWS, open_store, sweep_spec_path
+
+BOOTSTRAP = 1000  # resamples per law for the intervals of the parameters and of the claims
+
+
+def finalize_sweep(
+    sweep_dir: str | Path,
+    store: str | None = None,
+    wandb: str | None = None,
+    bootstrap: int = BOOTSTRAP,
+    from_wandb: str | None = None,
+    wandb_report: bool = False,
+) -> Path:
+    """Fit every law of the sweep in `sweep_dir` (also a partial one) and write its report; return its path.
+
+    `from_wandb` (ENTITY/PROJECT) adds the sweep's finished W&B point runs the store lacks (other machines');
+    `wandb_report` also saves a W&B Report and prints its URL (or one line saying why not).
+    """
+    sweep_dir = Path(sweep_dir)
+    spec = yaml.safe_load(sweep_spec_path(sweep_dir).read_text())
+    if from_wandb is not None:
+        parse_path(from_wandb)
+    points = [PointResult.from_row(r) for r in open_store(sweep_dir, store).rows() if r["status"] == "done"]
+    if from_wandb is not None:
+        points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
+    held_out = _held_out(spec.get("held_out", []))
+    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap)
+    results.save(sweep_dir / LAWS)
+    sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
+    report = write_html(sections, f"ftscale sweep {results.sweep}", sweep_dir)
+    mode = wandb_mode(wandb)
+    fit_run = log_fit_run(results, sections, sweep_dir, mode)
+    if wandb_report:
+        entity, wandb_project = parse_path(from_wandb) if from_wandb else (None, project())
+        run_id = fit_run.name.rsplit("-", 1)[-1] if fit_run is not None and mode == "online" else None
+        print(publish_report(sections, results.sweep, mode, wandb_project, entity, run_id))
+    return report
+
+
+def complete_sweep(sweep_dir: str | Path, store: str | None = None, wandb: str | None = None) -> None:
+    """What the writer that completed a sweep runs: finalize it, once, and say where the report is.
+
+    Under `wandb agent` the fit runs in a process of its own without the agent's variables: in the agent's
+    process every new W&B run becomes the agent's point run.
+    """
+    if under_agent():
+        env = {name: value for name, value in os.environ.items() if name not in AGENT_ENV}
+        options = [*(["--store", store] if store else []), *(["--wandb", wandb] if wandb else [])]
+        command = [sys.executable, "-m", "ftscale.cli", "law", "fit", "--sweep", str(sweep_dir), *options]
+        subprocess.run(command, env=env, check=False)
+        return
+    report = finalize_sweep(sweep_dir, store, wandb)
+    print(f"laws: {Path(sweep_dir) / LAWS}\nreport: {report}", file=sys.stderr)
+
+
+def _held_out(raw: list | dict) -> dict[str, list[str]]:
+    """The spec's held-out rules per axis (a list applies to every axis)."""
+    return {axis: list(raw.get(axis, [])) for axis in AXES} if isinstance(raw, dict) else dict.fromkeys(AXES, raw)
+
+
+def _task(spec: dict) -> str:
+    """The finetuning task: the data class of the sweep's base config."""
+    base = Path(spec.get("base_config", ""))
+    data = (yaml.safe_load(base.read_text()) or {}).get("data") or {} if base.is_file() else {}
+    return f"{str(data.get('class_path', 'unknown')).rsplit('.', 1)[-1]} ({base})"
