@@ -39,6 +39,8 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # bitsandbytes' CPU backend offers a hub-downloaded kernel at import; the built-in path works without it.
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # wandb's own terminal lines (e.g. a deprecation warning about an option Lightning's WandbLogger passes).
+    os.environ.setdefault("WANDB_SILENT", "true")
     # Lightning's own use of a deprecated torch pytree API; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 

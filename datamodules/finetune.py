@@ -150,12 +150,12 @@ class FinetuneDataModule(L.LightningDataModule):
     def demonstrations(self) -> Demonstrations:
         return Demonstrations(self.examples("train"), self.num_shots, self.shot_seed, self.render_source)
 
-    def prompts(self, split: str, batch: dict[str, list], positions: list[int]) -> list[str]:
-        """The sources of examples (a batch of columns) at `positions` of a split: the task template, after k
+    def prompts(self, split: str, examples: list[Example], positions: list[int] | None = None) -> list[str]:
+        """The sources of examples at `positions` (default: 0, 1, ...) of a split: the task template, after k
         demonstrations on evaluation splits."""
-        examples = [Example(*row) for row in zip(batch["source"], batch["target"], batch["language"], strict=True)]
         if split == "train" or not self.num_shots:
             return [self.render_source(e) for e in examples]
+        positions = range(len(examples)) if positions is None else positions
         return [self.demonstrations.prompt(p, e) for p, e in zip(positions, examples, strict=True)]
 
     def encode(
@@ -180,15 +180,17 @@ class FinetuneDataModule(L.LightningDataModule):
 
     def _encode_batch(self, batch: dict[str, list], positions: list[int], split: str) -> dict[str, list]:
         keep_source_end = split != "train" and self.num_shots > 0
-        ids, lengths, cut_source, cut_target = self.encode(
-            self.prompts(split, batch, positions), batch["target"], keep_source_end
-        )
+        examples = [Example(*row) for row in zip(batch["source"], batch["target"], batch["language"], strict=True)]
+        prompts = self.prompts(split, examples, positions)
+        ids, lengths, cut_source, cut_target = self.encode(prompts, batch["target"], keep_source_end)
         return {"input_ids": ids, "source_length": lengths, "cut_source": cut_source, "cut_target": cut_target}
 
     def tokenized(self, split: str) -> datasets.Dataset:
         """Token ids of a split's examples (of "train": the first `num_train_examples` of the subset order), cached
         by the tokenizer's content, the limits, the template, the data, and the subset seed or k-shot draw."""
         examples = self.examples(split)
+        if split == "train":
+            self.train_indices()  # a train_size beyond the split fails before the tokenizer loads
         shots = split != "train" and self.num_shots > 0
         languages = pc.unique(examples.data.column("language")).to_pylist()
         # The template as rendered for a marker example per language: a changed prompt changes the key.
@@ -203,7 +205,7 @@ class FinetuneDataModule(L.LightningDataModule):
         encode = partial(self._encode_batch, split=split)
         if split != "train":
             return tokenize_split(examples, encode, fingerprint(*base), processes(len(examples), self.num_proc))
-        order = self.train_indices()  # fails for a train_size beyond the split, before any tokenizing
+        order = self.train_indices()
         bounds = chunk_bounds(len(order), len(examples))
         if bounds[-1][1] > len(order):  # the last chunk reaches past the subset: the nested subset that fills it
             order = self.subset(bounds[-1][1])

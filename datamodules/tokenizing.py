@@ -15,6 +15,7 @@ import datasets
 from transformers import PreTrainedTokenizerBase
 
 from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.progress import progress_bars
 
 CACHE_VERSION = "tokenized-v2"  # bump when the layout of [bos] + source + target + [eos] changes
 TOKENIZER_FILES = ("tokenizer", "special_tokens_map", "vocab", "merges", "added_tokens", "spiece")
@@ -76,14 +77,15 @@ def tokenize_split(
 ) -> datasets.Dataset:
     """`encode(batch, positions)` over a split (batched, `num_proc` processes), or its cache of `key`; the result
     keeps the `target` and `language` columns, for the batches' references and languages."""
-    return split.map(
-        encode,
-        batched=True,
-        with_indices=True,
-        remove_columns=["source"],
-        features=FEATURES,
-        new_fingerprint=key,
-        cache_file_name=str(cache_dir("tokenized") / f"{key}.arrow"),
-        num_proc=num_proc if num_proc > 1 else None,
-        desc="tokenizing",
-    )
+    with progress_bars(len(split)):
+        return split.map(
+            encode,
+            batched=True,
+            with_indices=True,
+            remove_columns=["source"],
+            features=FEATURES,
+            new_fingerprint=key,
+            cache_file_name=str(cache_dir("tokenized") / f"{key}.arrow"),
+            num_proc=num_proc if num_proc > 1 else None,
+            desc="tokenizing",
+        )

@@ -43,7 +43,10 @@ class LoRA(FinetuneModule):
         if self.device_mesh is not None:
             raise ValueError("model.quantization does not run under FSDP (ModelParallelStrategy); unset one of them")
         backbone = load_backbone(
-            self.hparams.backbone, attn_implementation, quantization=quantization_config(quantization)
+            self.hparams.backbone,
+            attn_implementation,
+            quantization=quantization_config(quantization),
+            revision=self.hparams.revision,
         )
         # Norms and head in fp32, base frozen; the base class enables activation checkpointing when asked.
         return prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=False)

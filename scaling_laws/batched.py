@@ -5,8 +5,8 @@ next to its optimum (the full-data fit). One L-BFGS-B call per resample costs ~1
 resample takes damped Gauss-Newton steps together, vectorised, on the fitter's objective (summed
 weighted Huber of log or linear residuals, the same box). A step is kept only where it lowers the
 objective; a problem is converged when every component of its gradient is below `gtol` of the largest
-it could be (`Objective.gradient_scale`). Problems that do not converge, or end at the box, are
-flagged so the caller can hand them to the scipy fitter.
+it could be (`Objective.gradient_scale`), except components pinned at the box by a gradient pointing
+out of it. Problems that do not converge are flagged so the caller can hand them to the scipy fitter.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Part:
 
 @dataclass
 class BatchOptimum:
-    """Per problem: the parameters reached, the objective there, and whether it converged off the box."""
+    """Per problem: the parameters reached, the objective there, and whether it converged."""
 
     theta: np.ndarray  # (K, p)
     value: np.ndarray  # (K,)
@@ -65,18 +65,19 @@ class _Problems:
     def __init__(self, parts: Sequence[Part], kind: str, delta: float, free: np.ndarray):
         self.parts, self.kind, self.delta, self.free = parts, kind, delta, free
 
-    def _residuals(self, part: Part, theta: np.ndarray, jac: np.ndarray | None):
-        logl = part.form.log_predict(theta, part.lx, part.ldf) if jac is None else jac[0]
+    def _residuals(self, part: Part, logl: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+        """Residuals in the objective's scale, and the factor that turns d log L into d prediction."""
         if self.kind == "log-huber":
-            return np.log(part.loss) - logl, None if jac is None else jac[1]
+            return np.log(part.loss) - logl, 1.0
         pred = np.exp(logl)
-        return part.loss - pred, None if jac is None else jac[1] * pred[..., None]
+        return part.loss - pred, pred[..., None]
 
     def value(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Objective (k,) of problems `rows` at theta (k, p); inf where it overflows."""
         total = np.zeros(len(rows))
         with np.errstate(over="ignore", invalid="ignore"):
             for part in self.parts:
-                r, _ = self._residuals(part, theta, None)
+                r, _ = self._residuals(part, part.form.log_predict(theta, part.lx, part.ldf))
                 total += (huber(r, self.delta) * part.weights[rows]).sum(1)
         return np.where(np.isfinite(total), total, np.inf)
 
@@ -88,7 +89,8 @@ class _Problems:
         hess = np.zeros((k, q, q))
         for part in self.parts:
             logl, jac = part.form.log_predict_grad(theta, part.lx, part.ldf)
-            r, jac = self._residuals(part, theta, (logl, jac[..., self.free]))
+            r, factor = self._residuals(part, logl)
+            jac = jac[..., self.free] * factor
             w = part.weights[rows]
             value += (huber(r, self.delta) * w).sum(1)
             grad -= np.einsum("kn,knp->kp", np.clip(r, -self.delta, self.delta) * w, jac)

@@ -107,7 +107,9 @@ def bootstrap_two_stage(
 ) -> TwoStageResult:
     """`fit_two_stage`, then both stages refit on `n` resamples (see the module docstring); every factor's
     FitResult gets intervals at `level` for all its parameters and its per-resample `bootstrap_params`.
-    Resamples are drawn up front, so results do not depend on `workers` (beyond the last bits).
+    Resamples are drawn up front, so results do not depend on `workers` (beyond the last bits); workers > 1
+    starts that many processes per call (1-4 s of imports), which only pays for very many resamples.
+    fit_kw (loss_kind, delta, refine, grid) go to the point fit; the refits use its loss_kind and delta.
     """
     if n < 1 or not 0 < level < 1:
         raise ScalingLawError(f"bootstrap needs n >= 1 and 0 < level < 1, got n={n}, level={level}")

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import yaml
 
+from ftscale.sweeps.points import point_dir
 from ftscale.sweeps.store import Store, store_url
+
+__all__ = ["point_dir"]  # where a point's run writes, with the rest of the layout
 
 SPEC = "spec.yaml"  # the runner's copy of the spec: a sweep directory describes itself
 LAWS = "laws.json"
 REPORT = "report.html"
-
-
-def point_dir(sweep_dir: str | Path, point_id: str) -> Path:
-    """Where a point's run writes its logs and checkpoints."""
-    return Path(sweep_dir) / "points" / point_id
 
 
 def open_store(sweep_dir: str | Path, store: str | None = None, sweep: str | None = None) -> Store:

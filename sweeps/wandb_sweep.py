@@ -5,11 +5,11 @@ from typing import Any
 
 import yaml
 
+from ftscale.reports.wandb_settings import project
 from ftscale.sweeps.spec import SweepSpec
-from ftscale.sweeps.wandb_log import project
-from ftscale.sweeps.wandb_runs import SWEEP_PARAMETER
 
 PROGRAM = "ftscale"
+SWEEP_PARAMETER = "point"  # the grid's one parameter: the point id (not a factor)
 
 
 def sweep_config(spec: SweepSpec, spec_path: str | Path, sweep_dir: str | Path | None = None) -> dict[str, Any]:

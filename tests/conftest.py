@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer, LlamaForCausalLM
 
+from tests.hub_cache import TinyHub, build_hub_cache, use_hub_cache
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_LADDER = ROOT / "configs" / "pretrain" / "test.yaml"
 
@@ -59,6 +61,15 @@ def test_ladder(ftscale_cache) -> dict[str, dict]:
     from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
     return pretrain_ladder(load_pretrain_config(TEST_LADDER))
+
+
+@pytest.fixture(scope="session")
+def tiny_hub(tmp_path_factory) -> TinyHub:
+    """Tiny GPT-NeoX (Pythia-like, revisions step1, step2, main), Qwen2 and Llama models in an offline hub cache."""
+    hub = build_hub_cache(tmp_path_factory.mktemp("hf-home"))
+    with pytest.MonkeyPatch.context() as patch:
+        use_hub_cache(patch, hub.home)
+        yield hub
 
 
 @pytest.fixture

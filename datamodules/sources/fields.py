@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from ftscale.datamodules.sources.located import Located
 
@@ -45,6 +46,20 @@ def _storage(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array([chunk.storage for chunk in column.chunks], column.type.storage_type)
 
 
+def _as_struct(storage: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """JSON objects (one per row) as a struct column whose absent keys are null, parsed by pyarrow's JSON reader;
+    None when their values' types disagree."""
+    text = storage.cast(pa.large_string()).combine_chunks()
+    # One object per line: JSON text never holds a raw newline, so the rows stay aligned.
+    newline = pa.scalar("\n", pa.large_string())
+    lines = pc.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(text)], pa.int64()), text), newline)[0]
+    try:
+        table = pa_json.read_json(pa.BufferReader(lines.as_buffer())).combine_chunks()
+    except pa.ArrowInvalid:
+        return None
+    return pa.chunked_array([pa.StructArray.from_arrays([c.chunk(0) for c in table.columns], table.column_names)])
+
+
 def _resolve(table: pa.Table, name: str) -> tuple[pa.ChunkedArray | None, tuple[int, str] | None]:
     """The column of the dotted field `name`, or (first row lacking it, message) when a row lacks it."""
     keys = name.split(".")
@@ -59,11 +74,13 @@ def _resolve(table: pa.Table, name: str) -> tuple[pa.ChunkedArray | None, tuple[
     if (row := _first(pc.is_null(column))) is not None:
         return None, missing(row)
     for depth, key in enumerate(keys[1:], 1):
-        if _is_json(column.type):  # records disagree on the field's type: name the first that is no object
+        if _is_json(column.type):  # records disagree on the field's keys or type: name the first that is no object
             storage = _storage(column)
             row = _first(pc.invert(pc.starts_with(storage, "{")))
-            shape = f"is {type(json.loads(storage[row].as_py())).__name__}" if row is not None else "has mixed shapes"
-            return None, (row or 0, f"field '{'.'.join(keys[:depth])}' {shape}; expected an object")
+            column = _as_struct(storage) if row is None else None
+            if column is None:
+                shape = f"is {type(json.loads(storage[row].as_py())).__name__}" if row is not None else "varies"
+                return None, (row or 0, f"field '{'.'.join(keys[:depth])}' {shape}; expected an object")
         if not pa.types.is_struct(column.type):
             return None, missing(0)
         parent = column  # no nulls: each level was checked before going down

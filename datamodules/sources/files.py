@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ftscale.datamodules.cache import cache_dir
+from ftscale.datamodules.progress import progress_bars
 from ftscale.datamodules.sources.located import Located
 from ftscale.datamodules.sources.scan import explain_jsonl, jsonl_line, numbered_lines
 
@@ -26,7 +27,9 @@ def _existing(path: str | Path) -> Path:
 
 def build(builder: str, path: Path) -> datasets.Dataset:
     """The file as a memory-mapped `datasets.Dataset` through one of `datasets`' packaged builders."""
-    return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=str(cache_dir("datasets")))
+    # A small file reads in a blink: its progress bar would only clutter a sweep's output.
+    with progress_bars(path.stat().st_size // 100):
+        return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=str(cache_dir("datasets")))
 
 
 def _empty(path: Path, what: str) -> ValueError:

@@ -7,8 +7,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ftscale.datamodules.world import Example
+
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 SPLITS = ("train", "validation", "test")
+
+
+def as_examples(split) -> list[Example]:
+    """The rows of an Arrow-backed split (`FinetuneDataModule.examples`) as `Example`s."""
+    return [Example(**row) for row in split]
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -10,6 +10,7 @@ from transformers import AutoTokenizer
 
 from ftscale.datamodules import FinetuneDataModule, SyntheticSummarization, SyntheticTranslation
 from ftscale.datamodules.batching import IGNORE_INDEX
+from tests.datamodules.conftest import as_examples
 
 SMALL = {"pool_size": 600, "val_size": 40, "test_size": 40}
 
@@ -27,7 +28,7 @@ def test_batches_mask_source_and_padding(translation, world_tokenizer_dir):
     tensors = {"input_ids", "attention_mask", "labels"}
     assert set(batch) == tensors | {"source_lengths", "references", "languages"}
     assert all(batch[k].dtype == torch.long and batch[k].shape == batch["input_ids"].shape for k in tensors)
-    examples = translation.examples("validation")
+    examples = as_examples(translation.examples("validation"))
     assert batch["references"] == [e.target for e in examples[: len(batch["references"])]]
     assert batch["languages"] == [e.language for e in examples[: len(batch["languages"])]]
     for row, example in enumerate(examples[: len(batch["input_ids"])]):
@@ -51,7 +52,7 @@ def test_train_subset_is_nested_stratified_and_shuffled(world_tokenizer_dir, tra
     assert translation.num_train_examples == 100
     assert len(translation.dataset("train")) == 100
     larger = SyntheticTranslation(str(world_tokenizer_dir), train_size=300, **SMALL)
-    assert larger.train_indices()[:100] == translation.train_indices()
+    assert larger.train_indices()[:100].tolist() == translation.train_indices().tolist()
     other = SyntheticTranslation(str(world_tokenizer_dir), train_size=100, subset_seed=1, **SMALL)
     assert set(other.train_indices()) != set(translation.train_indices())
     whole = SyntheticTranslation(str(world_tokenizer_dir), **SMALL)
@@ -96,12 +97,12 @@ def test_summarization_uses_the_paper_prefix_and_stratifies(world_tokenizer_dir)
         str(world_tokenizer_dir), languages=["ve", "ka", "mo"], train_size=31, pool_size=90, val_size=9, test_size=9
     )
     data.setup("test")
-    example = data.examples("test")[0]
+    example = as_examples(data.examples("test"))[0]
     assert data.render_source(example) == f"Summarize the following document in Veloran:\n{example.source}\n"
-    train = data.examples("train")
-    counts = {code: sum(train[i].language == code for i in data.train_indices()) for code in ("ve", "ka", "mo")}
+    train = data.examples("train")["language"]
+    counts = {code: sum(train[i] == code for i in data.train_indices()) for code in ("ve", "ka", "mo")}
     assert sorted(counts.values()) == [10, 10, 11]
-    assert {e.language for e in data.examples("test")} == {"ve", "ka", "mo"}
+    assert set(data.examples("test")["language"]) == {"ve", "ka", "mo"}
 
 
 def test_truncation_is_counted(world_tokenizer_dir):

@@ -7,7 +7,7 @@ import datasets
 import yaml
 
 from ftscale.datamodules import Summarization
-from tests.datamodules.conftest import DATA, read_jsonl, split_files
+from tests.datamodules.conftest import DATA, as_examples, read_jsonl, split_files
 
 TASK = Path(__file__).resolve().parents[2] / "configs" / "tasks" / "mlsum_cnndm.yaml"
 LOCAL = {**{code: split_files(f"mlsum/{code}") for code in ("de", "es", "fr")}, "en": split_files("cnn_dailymail")}
@@ -15,7 +15,7 @@ LOCAL = {**{code: split_files(f"mlsum/{code}") for code in ("de", "es", "fr")}, 
 
 def test_each_source_keeps_its_language_and_fields():
     data = Summarization("unused-tokenizer", data_files=LOCAL)
-    test = data.examples("test")
+    test = as_examples(data.examples("test"))
     assert [e.language for e in test] == ["de"] * 2 + ["es"] * 2 + ["fr"] * 2 + ["en"] * 2
     spanish = read_jsonl(DATA / "mlsum" / "es" / "test.jsonl")[1]
     assert (test[3].source, test[3].target) == (spanish["text"], spanish["summary"])
@@ -33,7 +33,7 @@ def test_every_train_size_keeps_the_language_mix_within_one_example(tmp_path):
     files["en"] = {**split_files("cnn_dailymail"), "train": str(tmp_path / "en.jsonl")}
     languages = ["de", "en", "es"]
     whole = Summarization("unused-tokenizer", languages=languages, data_files=files)
-    train = whole.examples("train")
+    train = as_examples(whole.examples("train"))
     shares = Counter(e.language for e in train)
     assert shares == {"de": 6, "es": 6, "en": 2}
     for size in range(1, len(train) + 1):
@@ -52,7 +52,7 @@ def test_task_config_reads_mlsum_and_cnn_dailymail(monkeypatch):
 
     monkeypatch.setattr("ftscale.datamodules.sources.hub.load_dataset", load_dataset)
     data = Summarization("unused-tokenizer", **yaml.safe_load(TASK.read_text())["init_args"])
-    assert Counter(e.language for e in data.examples("validation")) == {"de": 2, "es": 2, "fr": 2, "en": 2}
+    assert Counter(e.language for e in as_examples(data.examples("validation"))) == {"de": 2, "es": 2, "fr": 2, "en": 2}
     assert calls == [
         ("mlsum", "de", "validation"),
         ("mlsum", "es", "validation"),

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from ftscale.cli.main import main
 from ftscale.datamodules import Translation
 from ftscale.datamodules.world import Example
-from ftscale.sweeps.cli import main
-from tests.datamodules.conftest import DATA, SPLITS, read_jsonl, split_files
+from tests.datamodules.conftest import DATA, SPLITS, as_examples, read_jsonl, split_files
 
 TASKS = Path(__file__).resolve().parents[2] / "configs" / "tasks"
 
@@ -41,20 +41,22 @@ def test_every_format_reads_the_same_pairs(tmp_path, wmt_hub_dir):
     for name, source in sources.items():
         data = Translation("unused-tokenizer", **source)
         for split in SPLITS:
-            assert data.examples(split) == wmt_examples(split), (name, split)
+            assert as_examples(data.examples(split)) == wmt_examples(split), (name, split)
 
 
 def test_direction_and_languages_come_from_the_config():
     reverse = Translation("unused-tokenizer", source_lang="de", target_lang="en", data_files=split_files("wmt_en_de"))
-    assert reverse.examples("test") == wmt_examples("test", "de", "en")
-    assert reverse.render_source(reverse.examples("test")[0]).startswith("Translate from German to English:\n")
+    assert as_examples(reverse.examples("test")) == wmt_examples("test", "de", "en")
+    assert reverse.render_source(as_examples(reverse.examples("test"))[0]).startswith(
+        "Translate from German to English:\n"
+    )
     chinese = Translation("unused-tokenizer", target_lang="zh", data_files=split_files("wmt_en_zh"))
-    example = chinese.examples("validation")[0]
+    example = as_examples(chinese.examples("validation"))[0]
     assert example == wmt_examples("validation", "en", "zh", "wmt_en_zh")[0] and example.language == "zh"
     assert chinese.render_source(example) == f"Translate from English to Chinese:\n{example.source}\n"
     pair = Translation("unused-tokenizer", target_lang="fr", data_files=split_files("text_en_fr", ""))
     lines = (DATA / "text_en_fr" / "train.fr").read_text(encoding="utf-8").splitlines()
-    assert [e.target for e in pair.examples("train")] == lines
+    assert [e.target for e in as_examples(pair.examples("train"))] == lines
     rare = Translation("unused-tokenizer", source_lang="en", target_lang="xh", data_files=split_files("wmt_en_de"))
     assert rare.render_source(Example("Hi.", "", "xh")) == "Translate from English to xh:\nHi.\n"  # unknown: the code
 
@@ -78,7 +80,10 @@ def test_task_configs_load_the_paper_datasets(config, name, pair, test_split, mo
     monkeypatch.setattr("ftscale.datamodules.sources.hub.load_dataset", load_dataset)
     init_args = yaml.safe_load((TASKS / f"{config}.yaml").read_text())["init_args"]
     data = Translation("unused-tokenizer", **init_args)
-    assert len(data.examples("test")) == 5 and data.examples("test")[0].language == pair.split("-")[0]
+    assert (
+        len(as_examples(data.examples("test"))) == 5
+        and as_examples(data.examples("test"))[0].language == pair.split("-")[0]
+    )
     assert calls == [(name, pair, test_split)]
 
 
@@ -86,7 +91,7 @@ def test_hub_split_can_be_a_slice(wmt_hub_dir):
     data = Translation(
         "unused-tokenizer", dataset=str(wmt_hub_dir), dataset_config="de-en", splits={"test": "validation[60%:]"}
     )
-    assert data.examples("test") == wmt_examples("validation")[3:]
+    assert as_examples(data.examples("test")) == wmt_examples("validation")[3:]
 
 
 def test_bad_file_ends_ftscale_fit_in_one_error_line(tmp_path, make_backbone, capsys, in_repo):

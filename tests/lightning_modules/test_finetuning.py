@@ -5,9 +5,9 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
+from ftscale.cli.lightning import FtscaleCLI
+from ftscale.cli.main import main
 from ftscale.lightning_modules import load_method
-from ftscale.sweeps.cli import main
-from ftscale.sweeps.lightning_cli import FtscaleCLI
 from tests.conftest import TEST_LADDER
 
 

@@ -15,10 +15,10 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 from transformers import AutoModelForCausalLM
 
+from ftscale.cli.lightning import FtscaleCLI
+from ftscale.cli.main import main
 from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning, load_method
 from ftscale.lightning_modules.sharding import data_parallel_mesh, decoder_layers, shard_model
-from ftscale.sweeps.cli import main
-from ftscale.sweeps.lightning_cli import FtscaleCLI
 from tests.conftest import ROOT
 from tests.helpers import make_batch
 
@@ -132,7 +132,7 @@ def fit_fsdp(backbone: Path, method: str, out: Path, steps: int = 6, *extra: str
     fsdp = ["--trainer", "configs/trainer/fsdp.yaml", "--trainer.accelerator", "cpu", "--trainer.precision", "32-true"]
     args = [*fsdp, *fit_args(backbone, method, out, steps, batch_size=2), *extra]
     run = subprocess.run(
-        [sys.executable, "-m", "ftscale.sweeps.cli", "fit", *args],
+        [sys.executable, "-m", "ftscale.cli", "fit", *args],
         cwd=ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,

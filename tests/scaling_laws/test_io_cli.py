@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from ftscale.cli.law import main
 from ftscale.scaling_laws import MULTIPLICATIVE, FitResult, ScalingLawError, fit, load_fit, read_points
-from ftscale.scaling_laws.cli import main
 
 from .conftest import synthetic
 

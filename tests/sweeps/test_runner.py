@@ -193,15 +193,16 @@ def test_two_runner_processes_share_a_sweep_and_the_hook_fires_once(in_repo, tmp
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
     ends = [(point, owner) for event, point, owner in events(tmp_path) if event == "end"]
     assert sorted(point for point, _ in ends) == sorted(r["id"] for r in rows)
-    assert len({owner for _, owner in ends}) == 2  # both runners did work
+    assert len({owner.split(":")[1] for _, owner in ends}) == 2  # both runner processes (pids) did work
     assert hook_calls(tmp_path) == 1
     assert store.completed_by() in {owner for _, owner in ends}
 
 
 def test_an_in_process_run_logs_into_its_point_and_reports_why_it_exited(in_repo, tmp_path, capfd):
     log_path = tmp_path / "run.log"
-    job = Job("p0", ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"], "me", log_path,
-              Target(tmp_path))
+    job = Job(
+        "p0", ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"], "me", log_path, Target(tmp_path)
+    )
     with pytest.raises(RuntimeError, match=r"exited with 2: error: .*no_such_option"):
         run_in_process(job)
     out, err = capfd.readouterr()

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-from ftscale.sweeps.cli import main
+from ftscale.cli.main import main
+from ftscale.cli.sweep import parser
+from ftscale.sweeps.layout import open_store
 from ftscale.sweeps.spec import load_spec
-from ftscale.sweeps.store import Store
-from ftscale.sweeps.sweep_cli import parser
 from ftscale.sweeps.wandb_sweep import write_sweep_config
-from tests.sweeps.wandb_offline import read_offline_run
+from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SPEC = "configs/sweeps/test.yaml"
@@ -70,8 +70,8 @@ def test_the_agents_command_runs_its_point_into_the_store_and_logs_it(in_repo, t
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"point {point.id}: done" in done.stdout
 
-    rows = {row["id"]: row for row in Store(sweep_dir / "results.sqlite").rows()}
-    assert rows[point.id]["status"] == "done" and rows[point.id]["wandb_logged"] == 1
+    rows = {row["id"]: row for row in open_store(sweep_dir).rows()}
+    assert rows[point.id]["status"] == "done"
     assert rows[point.id]["attempts"] == 1 and rows[point.id]["metrics"]["steps"] == 4
     assert {row["status"] for key, row in rows.items() if key != point.id} == {"pending"}
     (run_dir,) = (sweep_dir / "wandb").glob("offline-run-*")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ftscale.sweeps.cli import main
+from ftscale.cli.main import main
 
 SMALL_DATA = ["--data.pool_size", "32", "--data.val_size", "8", "--data.test_size", "8", "--data.train_size", "16"]
 

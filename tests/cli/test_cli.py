@@ -6,8 +6,8 @@ import math
 import pytest
 import yaml
 
-from ftscale.sweeps.cli import main
-from ftscale.sweeps.lightning_cli import FtscaleCLI
+from ftscale.cli.lightning import FtscaleCLI
+from ftscale.cli.main import main
 from tests.conftest import TEST_LADDER
 
 QUICKSTART = ["--config", "configs/quickstart.yaml"]
