@@ -27,7 +27,10 @@ def parser() -> parsing.Parser:
         "several runners (or machines) can share, and summarise it.",
     )
     commands = command.add_subparsers(
-        dest="command", required=True, parser_class=parsing.Parser, metavar="{plan,init,run,point,status,export-wandb}"
+        dest="command",
+        required=True,
+        parser_class=parsing.Parser,
+        metavar="{plan,init,run,point,status,migrate,export-wandb}",
     )
     plan = commands.add_parser("plan", help="print the points of a spec and what they cost; runs nothing")
     parsing.add_spec(plan)
@@ -79,6 +82,12 @@ def parser() -> parsing.Parser:
     parsing.add_spec(export)
     export.add_argument("--out", type=Path, help="file to write (default: print it)")
     parsing.add_sweep_dir(export)
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy a sweep's store to another (SQLite <-> PostgreSQL), statuses, metrics and completion included",
+    )
+    migrate.add_argument("src", help="store URL or SQLite path to copy from, e.g. runs/sweeps/demo/results.sqlite")
+    migrate.add_argument("dst", help="store URL to copy into, e.g. postgresql://me@db-host/ftscale")
     status = commands.add_parser("status", help="summarise a sweep directory: counts, metrics and errors")
     status.add_argument("dir", type=Path, help="sweep directory")
     parsing.add_store(status)
@@ -176,6 +185,11 @@ def main(argv: list[str]) -> int:
         return status(args.dir, args.store, console)
     if args.command == "export-wandb":
         return export_wandb(args.spec, args.out, args.dir, console)
+    if args.command == "migrate":
+        from ftscale.sweeps.migrate import migrate
+
+        console.print(f"copied {migrate(args.src, args.dst)} points from {args.src} to {args.dst}", markup=False)
+        return 0
     if args.command == "init":
         _, target = prepare_sweep(args.spec, args.dir, args.store, args.wandb)
         for row in target.open().rows():
