@@ -82,12 +82,10 @@ class PretrainConfig:
         return self.size_dir(size) / f"tokens-{tokens}"
 
 
-def pretrain_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="ftscale pretrain",
-        description="Pretrain the built-in ladder on the embedded corpus; cached, so a rerun does no work.",
-    )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML file with the options below.")
+def config_parser() -> ArgumentParser:
+    """The typed reader of pretraining config files (jsonargparse checks every field against PretrainConfig)."""
+    parser = ArgumentParser(prog="ftscale pretrain", exit_on_error=False)
+    parser.add_argument("--config", action=ActionConfigFile)
     parser.add_class_arguments(PretrainConfig)
     return parser
 
@@ -96,7 +94,11 @@ def load_pretrain_config(path: str | Path) -> PretrainConfig:
     """Read a pretraining config file (`configs/pretrain/*.yaml`)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"ladder config {str(path)!r} does not exist")
-    cfg = pretrain_parser().parse_args(["--config", str(path)])
+    try:
+        cfg = config_parser().parse_args(["--config", str(path)])
+    except Exception as error:  # jsonargparse's errors: bad YAML, unknown or mistyped fields
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"{path}: not a valid pretraining config ({reason})") from None
     return PretrainConfig(**{k: v for k, v in vars(cfg).items() if k != "config"})
 
 
@@ -192,13 +194,3 @@ def _trainer(**kwargs) -> L.Trainer:
         num_sanity_val_steps=0,
         **kwargs,
     )
-
-
-def main(argv: list[str]) -> int:
-    cfg = pretrain_parser().parse_args(argv)
-    config = PretrainConfig(**{k: v for k, v in vars(cfg).items() if k != "config"})
-    for size, manifest in pretrain_ladder(config).items():
-        losses = ", ".join(f"{c['tokens']}: {c['val_loss']:.3f}" for c in manifest["checkpoints"])
-        print(f"{size} ({manifest['non_embedding_params']:,} non-embedding params) val loss by tokens: {losses}")
-    print(f"checkpoints under {cache_dir('ladder', config.key)}")
-    return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import shlex
 import sys
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from ftscale.sweeps.runner import point_args, prepare_sweep, run_point, run_swee
 
 FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
 HEADERS = ("size", "params", "pretrain tokens", "pet size", "train size", "seed")  # the factors, short
+LEFT = ("id", "method", "axes", "backbone", "revision", "status")
 
 
 def parser() -> parsing.Parser:
@@ -34,6 +36,10 @@ def parser() -> parsing.Parser:
     )
     plan = commands.add_parser("plan", help="print the points of a spec and what they cost; runs nothing")
     parsing.add_spec(plan)
+    plan.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation to cost at (default %(default)s)")
+    plan.add_argument(
+        "--peak-flops", type=float, default=989e12, help="peak FLOP/s of one GPU (default: H100 bf16 dense, 989e12)"
+    )
     run = commands.add_parser(
         "run",
         help="run every pending point (resumes: finished points are never rerun)",
@@ -94,29 +100,30 @@ def parser() -> parsing.Parser:
     return command
 
 
-def plan(spec_path: str, console: Console) -> None:
-    from ftscale.sweeps.spec import load_spec  # loads torch: only the commands that read a spec pay for it
+def plan(spec_path: str, mfu: float, peak_flops: float, console: Console) -> None:
+    from ftscale.sweeps.cost import sweep_cost  # loads torch: only the commands that read a spec pay for it
+    from ftscale.sweeps.spec import load_spec
 
     spec = load_spec(spec_path)
     points = spec.points()
+    cost = {row.point_id: row for row in sweep_cost(spec, mfu, peak_flops).rows}
     table = Table(title=f"sweep {spec.name}: {len(points)} points")
-    table.add_column("id", no_wrap=True)
-    table.add_column("method")
-    table.add_column("axes")
-    for header in HEADERS:
-        table.add_column(header, justify="right")
+    for header in ("id", "method", "axes", "backbone", "revision", *HEADERS, "total params", "steps", "GPU-h"):
+        table.add_column(header, no_wrap=header == "id", justify="left" if header in LEFT else "right")
     for point in points:
-        values = [_cell(point.factors[f]) for f in FACTORS]
-        table.add_row(point.id, point.method, "+".join(point.axes), *values)
+        f, c = point.factors, cost.get(point.id)
+        values = [_cell(f.get(k)) for k in ("model", "revision", *FACTORS, "total_params")]
+        estimate = [_cell(c.steps if c else None), _cell(c.gpu_hours if c else None)]
+        table.add_row(point.id, point.method, "+".join(point.axes) or "(base)", *values, *estimate)
     console.print(table)
-    by_method = ", ".join(f"{m.name} {sum(p.method == m.name for p in points)}" for m in spec.methods)
+    by_method = ", ".join(f"{m} {n}" for m, n in Counter(p.method for p in points).items())
     console.print(f"runs: {len(points)} ({by_method})")
-    if spec.max_steps is None:
-        console.print("training steps: not fixed (set trainer.max_steps to estimate the cost)")
-    else:
-        steps = len(points) * spec.max_steps
-        examples = f", {steps * spec.batch_size:,} training examples" if spec.batch_size else ""
-        console.print(f"training steps: {steps:,} ({spec.max_steps} per run){examples}")
+    total = sweep_cost(spec, mfu, peak_flops)
+    unknown = f"; {total.unknown} points without an estimate (no step cap or unknown sizes)" if total.unknown else ""
+    console.print(
+        f"training: {total.flops:.3g} FLOPs, {total.gpu_hours:,.1f} GPU-hours at {mfu:.0%} MFU of "
+        f"{peak_flops:.3g} FLOP/s per GPU (an upper bound where early stopping ends points sooner){unknown}"
+    )
     for axis, rules in spec.held_out.items():
         if rules:
             console.print(f"held out from the {axis} fits: {', '.join(rules)}")
@@ -179,7 +186,7 @@ def main(argv: list[str]) -> int:
     # Piped output is not cut to 80 columns: the tables are meant to be read in full.
     console = Console(width=None if sys.stdout.isatty() else 200)
     if args.command == "plan":
-        plan(args.spec, console)
+        plan(args.spec, args.mfu, args.peak_flops, console)
         return 0
     if args.command == "status":
         return status(args.dir, args.store, console)

@@ -56,7 +56,7 @@ def test_logs_metrics_of_the_first_examples_and_writes_them(make_backbone, tmp_p
     (log_dir,) = (tmp_path / "lightning_logs").iterdir()
     records = read_jsonl(log_dir / "generations.jsonl")
     # Six examples from batches of four: the quota cuts the second batch.
-    assert [r["reference"] for r in records] == [e.target for e in datamodule.examples("test")[:6]]
+    assert [r["reference"] for r in records] == datamodule.examples("test")["target"][:6]
     assert all(r["prompt"].startswith("Translate from Veloran to Kathuri:") for r in records)
     assert all(r["hypothesis"] for r in records)
     expected = score_texts([r["hypothesis"] for r in records], [r["reference"] for r in records], ["ka"] * 6)
