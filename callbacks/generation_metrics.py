@@ -115,7 +115,7 @@ class GenerationMetrics(Callback):
         scores = self._score(records) if trainer.is_global_zero else None
         scores = trainer.strategy.broadcast(scores)
         for name, value in scores.metrics.items():
-            pl_module.log(f"test/{name}", value, sync_dist=True)
+            pl_module.log(f"{getattr(pl_module, 'test_prefix', 'test')}/{name}", value, sync_dist=True)
         if trainer.is_global_zero:
             signatures = {f"generation/{name}_signature": sig for name, sig in scores.signatures.items()}
             for logger in trainer.loggers:

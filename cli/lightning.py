@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from pathlib import Path
 
+import yaml
+from jsonargparse import ArgumentParser
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -55,7 +58,17 @@ class FtscaleCLI(LightningCLI):
             choices=["online", "offline", "off", None],
             help="W&B logging of the run: online (with credentials), offline (the default without), or off.",
         )
+        parser.add_argument(
+            "--transfer.data",
+            default=None,
+            help="A datamodule config (e.g. configs/eval/world_zero_shot.yaml) of a related task the run is not "
+            "finetuned on: after fit (and before the task's own test) it is tested there, logged as transfer/k<N>/*.",
+        )
+        parser.add_argument(
+            "--transfer.shots", type=list[int], default=[0], help="Demonstrations per prompt on the transfer task."
+        )
         parser.link_arguments("model.init_args.backbone", "data.init_args.tokenizer")
+        parser.link_arguments("model.init_args.revision", "data.init_args.tokenizer_revision")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {"checkpoint.monitor": "val/loss", "checkpoint.filename": "best", "checkpoint.save_top_k": 1}
@@ -111,7 +124,42 @@ class FtscaleCLI(LightningCLI):
             last = Path(self.trainer.checkpoint_callback.dirpath or self.trainer.default_root_dir) / "last.ckpt"
             self.trainer.save_checkpoint(last)
             self.trainer.validate(self.model, datamodule=self.datamodule)
+        self.test_transfer(best or None)
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+    def before_test(self) -> None:
+        self.test_transfer(self.config[self.subcommand].get("ckpt_path"))
+
+    def test_transfer(self, ckpt_path: str | None) -> None:
+        """Test on `--transfer.data` with each `--transfer.shots` k, as `transfer/k<k>/*`, before the task's test
+        (the run's ScalingLawCallback records the point with the task's test)."""
+        transfer = self.config[self.subcommand].transfer
+        if not transfer.data:
+            return
+        for shots in transfer.shots:
+            self.model.test_prefix = f"transfer/k{shots}"
+            try:
+                data = transfer_datamodule(transfer.data, self.datamodule, shots)
+                self.trainer.test(self.model, datamodule=data, ckpt_path=ckpt_path, verbose=False)
+            finally:
+                self.model.test_prefix = "test"
+
+
+def transfer_datamodule(path: str, run: FinetuneDataModule, shots: int) -> FinetuneDataModule:
+    """The datamodule of a config file for a transfer evaluation: the run's data options where the class is the
+    same (sizes, seeds, limits), else the options every task shares; `num_shots` = `shots`."""
+    raw = yaml.safe_load(Path(path).read_text()) if Path(path).is_file() else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("class_path"), str):
+        raise ValueError(f"--transfer.data={path!r}: expected a datamodule config file with a class_path")
+    run_class = f"{type(run).__module__}.{type(run).__qualname__}"
+    same = raw["class_path"] in (run_class, f"{run_class.rsplit('.', 2)[0]}.{type(run).__qualname__}")
+    shared = set(inspect.signature(FinetuneDataModule.__init__).parameters) - {"self"}
+    args = {k: v for k, v in run.hparams.items() if not k.startswith("_") and (same or k in shared)}
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(FinetuneDataModule, "data")
+    init = args | (raw.get("init_args") or {}) | {"num_shots": shots}
+    config = parser.parse_object({"data": {"class_path": raw["class_path"], "init_args": init}})
+    return parser.instantiate_classes(config).data
 
 
 def main(argv: list[str] | None) -> int:

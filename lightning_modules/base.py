@@ -64,6 +64,9 @@ class FinetuneModule(L.LightningModule):
         self.strict_loading = False
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()
+        # Where test metrics are logged: `test`, or e.g. `transfer/k0` while scoring a related task (ftscale fit
+        # --transfer.data), so the task's own test metrics are never overwritten.
+        self.test_prefix = "test"
 
     def adapt(self, backbone: PreTrainedModel) -> nn.Module:
         """Turn the loaded backbone into the model to train; only its `requires_grad` tensors are trained."""
@@ -144,7 +147,7 @@ class FinetuneModule(L.LightningModule):
         self._log_split("val", self.val_nll)
 
     def on_test_epoch_end(self) -> None:
-        self._log_split("test", self.test_nll)
+        self._log_split(self.test_prefix, self.test_nll)
 
     def _log_split(self, split: str, metric: MeanMetric) -> None:
         loss = metric.compute()
