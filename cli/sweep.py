@@ -15,6 +15,7 @@ from rich.table import Table
 from ftscale.cli import parsing
 from ftscale.reports.finalize import complete_sweep
 from ftscale.sweeps.layout import open_store
+from ftscale.sweeps.placement import OnGpus, gpu_sets, parse_gpus, visible_gpus
 from ftscale.sweeps.runner import point_args, prepare_sweep, run_point, run_sweep
 
 FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
@@ -51,6 +52,14 @@ def parser() -> parsing.Parser:
     parsing.add_sweep_dir(run)
     parsing.add_store(run)
     parsing.add_workers(run)
+    run.add_argument(
+        "--gpus",
+        metavar="0,1,2,3",
+        help="place points on these GPUs: each runs in its own subprocess on its own --gpus-per-point of them",
+    )
+    run.add_argument(
+        "--gpus-per-point", type=int, default=1, help="GPUs per point; a point on several trains with FSDP (default 1)"
+    )
     run.add_argument(
         "--isolate",
         action="store_true",
@@ -211,7 +220,11 @@ def main(argv: list[str]) -> int:
         state = run_point(args.spec, args.point, args.dir, **options)
         console.print(f"point {args.point}: {state}", markup=False)
         return 1 if state == "failed" else 0
-    store = run_sweep(args.spec, args.dir, workers=args.workers, isolate=args.isolate, **options)
+    placed = []
+    if args.gpus is not None:
+        sets = gpu_sets(parse_gpus(args.gpus), args.gpus_per_point, visible_gpus())
+        placed = [OnGpus(devices) for devices in sets]
+    store = run_sweep(args.spec, args.dir, workers=args.workers, isolate=args.isolate, placed=placed, **options)
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     console.print(f"results: {store} (ftscale sweep status DIR)", markup=False)

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -91,12 +91,12 @@ def _terminal() -> TextIO:
         return sys.stdout
 
 
-def run_isolated(job: Job) -> None:
-    """Run a point in its own `python -m ftscale.sweeps.cli fit` process (memory freed after, crashes contained)."""
+def run_isolated(job: Job, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> None:
+    """Run a point in its own `python -m ftscale.cli fit` process (memory freed after, crashes contained), with
+    `env` added to this process's environment and `extra` arguments after the point's."""
     with open(job.log_path, "a") as log:
-        code = subprocess.run(
-            [sys.executable, "-m", "ftscale.sweeps.cli", *job.args], stdout=log, stderr=log
-        ).returncode
+        command = [sys.executable, "-m", "ftscale.cli", *job.args, *extra]
+        code = subprocess.run(command, stdout=log, stderr=log, env=os.environ | (env or {})).returncode
     if code:
         raise RuntimeError(f"ftscale fit exited with {code}: {_reason(job.log_path)}")
 
@@ -146,8 +146,12 @@ def run_sweep(
     show_progress: bool = True,
     store: str | None = None,
     wandb: str | None = None,
+    placed: Sequence[Executor] = (),
 ) -> Store:
     """Run every pending point of a sweep (default dir `runs/sweeps/<name>`); return its results store.
+
+    `placed` executors (e.g. one per disjoint GPU set, `sweeps/placement.py`) each drain the store in a thread of
+    their own, so as many points run at once, each on its own devices; a point that dies frees them for the next.
 
     Done points are never rerun; failed ones only with `retry_failed`. `workers` runner processes share
     the store (with several, `on_complete` and `execute` must be picklable: module-level functions or
@@ -165,7 +169,9 @@ def run_sweep(
     execute = execute or (run_isolated if isolate else run_in_process)
     kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete}
     with _progress(results, spec.name, show_progress) as refresh:
-        if workers == 1:
+        if placed:
+            _run_threads(target, placed, refresh, kwargs)
+        elif workers == 1:
             drain(target, on_point=refresh, **kwargs)
         else:
             _run_workers(target, workers, refresh, kwargs)
@@ -343,6 +349,27 @@ def _run_workers(target: Target, workers: int, refresh: Callable[[], None], kwar
     crashed = [p.exitcode for p in processes if p.exitcode]
     if crashed:
         raise RuntimeError(f"{len(crashed)} of {workers} runner processes crashed (exit codes {crashed})")
+
+
+def _run_threads(target: Target, executors: Sequence[Executor], refresh: Callable[[], None], kwargs: dict) -> None:
+    # Threads suffice: each point runs in a subprocess of its own, a thread only waits for it.
+    failures: list[BaseException] = []
+
+    def run(execute: Executor) -> None:
+        try:
+            drain(target, **(kwargs | {"execute": execute}))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(execute,), daemon=True) for execute in executors]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        refresh()
+        time.sleep(0.5)
+    refresh()
+    if failures:
+        raise failures[0]
 
 
 def _pretrain(spec: SweepSpec) -> None:
