@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ftscale.callbacks.throughput import TrainingThroughput
 from ftscale.datamodules.batching import example_lengths
@@ -176,6 +177,9 @@ class ScalingLawCallback(Callback):
         if isinstance(exception, KeyboardInterrupt):
             if self._heartbeat is not None:  # our own claim, interrupted rather than failed: pending again
                 self.store.release(self.point_id, self.owner)
+            return
+        if isinstance(exception, SIGTERMException):  # preempted: the next claim resumes it (an attempt counted)
+            self.store.expire(self.point_id, self.owner)
             return
         error = "".join(traceback.format_exception(exception)).rstrip()
         self._settle(lambda store: store.fail(self.point_id, self.owner, error))

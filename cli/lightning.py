@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from ftscale.backbones.spec import resolve_backbone
 from ftscale.callbacks import GenerationMetrics, ScalingLawCallback, TrainingThroughput
+from ftscale.callbacks.resume import ResumeCheckpoint, resume_path
 from ftscale.datamodules import FinetuneDataModule
 from ftscale.lightning_modules import FinetuneModule
 from ftscale.reports.wandb_settings import project, quiet_settings, under_agent, wandb_mode
@@ -73,6 +74,8 @@ class FtscaleCLI(LightningCLI):
         parser.set_defaults(
             {"checkpoint.monitor": "val/loss", "checkpoint.filename": "best", "checkpoint.save_top_k": 1}
         )
+        # The full training state every few minutes, and on SIGTERM: a run started again in the same directory resumes.
+        parser.add_lightning_class_args(ResumeCheckpoint, "resume")
         # Generation metrics (BLEU, chrF, ROUGE) on the first test examples; --generation.max_examples 0 turns them off.
         parser.add_lightning_class_args(GenerationMetrics, "generation")
         # Tokens/s, samples/s, MFU and padding fraction of training, logged and recorded in the sweep store.
@@ -86,6 +89,9 @@ class FtscaleCLI(LightningCLI):
         if config.trainer.default_root_dir is None:
             method = config.model.class_path.rsplit(".", 1)[-1]
             config.trainer.default_root_dir = str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{method}")
+        saved = resume_path(config.trainer.default_root_dir)
+        if self.subcommand == "fit" and config.ckpt_path is None and saved.is_file():
+            config.ckpt_path = str(saved)  # a killed or preempted run in this directory: go on from its state
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -118,14 +124,22 @@ class FtscaleCLI(LightningCLI):
         return []
 
     def after_fit(self) -> None:
-        best = self.trainer.checkpoint_callback.best_model_path
+        checkpoint = self.best_checkpoint
+        best = checkpoint.best_model_path
         if not best:
             # Shorter than one validation interval: keep the end state (for `ftscale export`), validate and test it.
-            last = Path(self.trainer.checkpoint_callback.dirpath or self.trainer.default_root_dir) / "last.ckpt"
+            last = Path(checkpoint.dirpath or self.trainer.default_root_dir) / "last.ckpt"
             self.trainer.save_checkpoint(last)
             self.trainer.validate(self.model, datamodule=self.datamodule)
         self.test_transfer(best or None)
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        if self.trainer.is_global_zero:
+            ResumeCheckpoint.remove(self.trainer.default_root_dir)
+
+    @property
+    def best_checkpoint(self) -> ModelCheckpoint:
+        """The `--checkpoint` callback (best val/loss), not the resume one."""
+        return next(c for c in self.trainer.checkpoint_callbacks if not isinstance(c, ResumeCheckpoint))
 
     def before_test(self) -> None:
         self.test_transfer(self.config[self.subcommand].get("ckpt_path"))

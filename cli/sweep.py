@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import shlex
 import sys
+from argparse import Namespace
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ftscale.cli import parsing
 from ftscale.reports.finalize import complete_sweep
 from ftscale.sweeps.layout import open_store
 from ftscale.sweeps.placement import OnGpus, gpu_sets, parse_gpus, visible_gpus
-from ftscale.sweeps.runner import point_args, prepare_sweep, run_point, run_sweep
+from ftscale.sweeps.runner import OnComplete, point_args, prepare_sweep, run_point, run_sweep
 
 FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
 HEADERS = ("size", "params", "pretrain tokens", "pet size", "train size", "seed")  # the factors, short
@@ -67,6 +68,7 @@ def parser() -> parsing.Parser:
     )
     parsing.add_retry_failed(run)
     parsing.add_wandb(run)
+    _add_launcher(run)
     point = commands.add_parser(
         "point",
         help="run one point by id into the sweep's store (what a W&B sweep agent runs)",
@@ -107,6 +109,58 @@ def parser() -> parsing.Parser:
     status.add_argument("dir", type=Path, help="sweep directory")
     parsing.add_store(status)
     return command
+
+
+def _add_launcher(run: parsing.Parser) -> None:
+    run.add_argument(
+        "--launcher",
+        choices=["local", "slurm"],
+        default="local",
+        help="local: runner processes on this machine (default); slurm: --workers array tasks through submitit, "
+        "each draining the shared PostgreSQL store (docs/clusters.md)",
+    )
+    slurm = run.add_argument_group("SLURM (--launcher slurm; unset: the partition's defaults)")
+    slurm.add_argument("--partition", help="partition of every array task")
+    slurm.add_argument("--account", help="account to charge")
+    slurm.add_argument("--gpus-per-node", type=int, metavar="N", help="GPUs of each task (its points use them)")
+    slurm.add_argument("--cpus-per-task", type=int, metavar="N", help="CPUs of each task")
+    slurm.add_argument("--mem-gb", type=float, metavar="GB", help="memory of each task")
+    slurm.add_argument(
+        "--time",
+        type=int,
+        metavar="MINUTES",
+        help="time limit of each task; a task that reaches it is requeued and drains on (default: 240)",
+    )
+    slurm.add_argument(
+        "--slurm-extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other sbatch option, repeatable: --slurm-extra qos=high --slurm-extra constraint=a100",
+    )
+
+
+SLURM_OPTIONS = ("partition", "account", "gpus_per_node", "cpus_per_task", "mem_gb", "time")
+
+
+def submit(args: Namespace, on_complete: OnComplete, console: Console) -> int:
+    """`ftscale sweep run --launcher slurm`: submit the array, record and print its task ids."""
+    from ftscale.sweeps.slurm import JOBS, TIME_MIN, Resources, parse_extra, submit_array
+
+    resources = Resources(
+        partition=args.partition,
+        gpus_per_node=args.gpus_per_node,
+        time_min=args.time or TIME_MIN,
+        account=args.account,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        extra=parse_extra(args.slurm_extra),
+    )
+    options = {"store": args.store, "wandb": args.wandb, "on_complete": on_complete, "retry_failed": args.retry_failed}
+    target, jobs = submit_array(args.spec, args.dir, args.workers, resources, **options)
+    console.print(f"submitted {len(jobs)} array tasks: {' '.join(job.job_id for job in jobs)}", markup=False)
+    console.print(f"ids in {target.sweep_dir / JOBS}; ftscale sweep status {target.sweep_dir}", markup=False)
+    return 0
 
 
 def plan(spec_path: str, mfu: float, peak_flops: float, console: Console) -> None:
@@ -159,7 +213,23 @@ def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (" (complete)" if store.is_complete() else ""))
     for error in errors:
         console.print(f"failed {error}", markup=False)
+    _print_array_tasks(sweep_dir, console)
     return 0
+
+
+def _print_array_tasks(sweep_dir: Path, console: Console) -> None:
+    """The SLURM array tasks draining the sweep, if it was submitted as one (`ftscale sweep run --launcher slurm`)."""
+    from ftscale.sweeps.slurm import array_tasks  # submitit is imported by the commands that need it only
+
+    tasks = array_tasks(sweep_dir)
+    if not tasks:
+        return
+    table = Table(title="array tasks")
+    table.add_column("task", no_wrap=True)
+    table.add_column("state")
+    for job_id, state in tasks:
+        table.add_row(job_id, state)
+    console.print(table)
 
 
 def export_wandb(spec_path: str, out: Path | None, sweep_dir: Path | None, console: Console) -> int:
@@ -216,6 +286,16 @@ def main(argv: list[str]) -> int:
     # itself (a run that died before its Trainer existed) completes it through the same path.
     on_complete = functools.partial(complete_sweep, store=args.store, wandb=args.wandb)
     options = {"retry_failed": args.retry_failed, "on_complete": on_complete, "store": args.store, "wandb": args.wandb}
+    if args.command == "run" and args.launcher == "slurm":
+        if args.gpus is not None:
+            raise ValueError(
+                "--gpus places points on this machine's GPUs; a SLURM task's points use its node's (--gpus-per-node)"
+            )
+        return submit(args, on_complete, console)
+    if args.command == "run":
+        given = [f"--{name.replace('_', '-')}" for name in SLURM_OPTIONS if getattr(args, name) is not None]
+        if given or args.slurm_extra:
+            raise ValueError(f"{', '.join(given or ['--slurm-extra'])}: SLURM options need --launcher slurm")
     if args.command == "point":
         state = run_point(args.spec, args.point, args.dir, **options)
         console.print(f"point {args.point}: {state}", markup=False)

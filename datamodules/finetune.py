@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.compute as pc
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ftscale.datamodules.batching import PadCollator, TokenizedPairs
@@ -185,35 +186,37 @@ class FinetuneDataModule(L.LightningDataModule):
         ids, lengths, cut_source, cut_target = self.encode(prompts, batch["target"], keep_source_end)
         return {"input_ids": ids, "source_length": lengths, "cut_source": cut_source, "cut_target": cut_target}
 
-    def tokenized(self, split: str) -> datasets.Dataset:
-        """Token ids of a split's examples (of "train": the first `num_train_examples` of the subset order), cached
-        by the tokenizer's content, the limits, the template, the data, and the subset seed or k-shot draw."""
+    def cache_key(self, split: str) -> tuple:
+        """What decides a split's token ids: the tokenizer's content, the limits, the template (rendered for a marker
+        example per language), the data, and on evaluation splits the k-shot draw."""
         examples = self.examples(split)
-        if split == "train":
-            self.train_indices()  # a train_size beyond the split fails before the tokenizer loads
         shots = split != "train" and self.num_shots > 0
-        languages = pc.unique(examples.data.column("language")).to_pylist()
-        # The template as rendered for a marker example per language: a changed prompt changes the key.
-        template = [self.render_source(Example("\0source\0", "\0target\0", code)) for code in sorted(languages)]
-        base = (
+        languages = sorted(pc.unique(examples.data.column("language")).to_pylist())
+        return (
             tokenizer_fingerprint(self.tokenizer, self.hf_tokenizer),
             (self.max_source_tokens, self.max_target_tokens, shots),
-            template,
+            [self.render_source(Example("\0source\0", "\0target\0", code)) for code in languages],
             examples._fingerprint,
             (self.num_shots, self.shot_seed, self.examples("train")._fingerprint) if shots else None,
         )
-        encode = partial(self._encode_batch, split=split)
+
+    def tokenized(self, split: str) -> datasets.Dataset:
+        """Token ids of a split's examples, cached (see `tokenizing.py`); of "train", the first `num_train_examples`
+        of the subset order, tokenized in chunks that the points of a sweep with the same subset seed share."""
+        examples, encode = self.examples(split), partial(self._encode_batch, split=split)
         if split != "train":
-            return tokenize_split(examples, encode, fingerprint(*base), processes(len(examples), self.num_proc))
-        order = self.train_indices()
+            key = fingerprint(*self.cache_key(split))
+            return tokenize_split(examples, encode, key, processes(len(examples), self.num_proc))
+        order = self.train_indices()  # a train_size beyond the split fails here, before the tokenizer loads
         bounds = chunk_bounds(len(order), len(examples))
         if bounds[-1][1] > len(order):  # the last chunk reaches past the subset: the nested subset that fills it
             order = self.subset(bounds[-1][1])
-        chunks = []
+        base, chunks = self.cache_key(split), []
         for start, end in bounds:
             key = fingerprint(*base, (self.subset_seed, start, end))
-            chunk = examples.select(order[start:end])
-            chunks.append(tokenize_split(chunk, encode, key, processes(len(chunk), self.num_proc)))
+            chunks.append(
+                tokenize_split(examples.select(order[start:end]), encode, key, processes(end - start, self.num_proc))
+            )
         return datasets.concatenate_datasets(chunks).select(range(self.num_train_examples))
 
     def dataset(self, split: str) -> TokenizedPairs:
@@ -260,7 +263,8 @@ class FinetuneDataModule(L.LightningDataModule):
         dataset = self.dataset(split)
         # A sampler that is not a RandomSampler is kept by Lightning and wrapped per rank under DDP/FSDP.
         sampler = SeededLengthGroupedSampler(dataset.lengths.tolist(), batch_size) if group_by_length else None
-        return DataLoader(
+        # Stateful: a resumed run (callbacks/resume.py) continues mid-epoch with the batches it had not seen yet.
+        return StatefulDataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle and sampler is None,

@@ -1,0 +1,57 @@
+"""Points that survive preemption: kill -9 a run after its first save, run it again in its directory, and it
+resumes from that step and ends where an uninterrupted run ends."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ftscale.callbacks.resume import resume_path
+
+ARGS = [
+    "fit", "--config", "configs/quickstart.yaml", "--ladder", "configs/pretrain/test.yaml",
+    "--model", "configs/methods/fmt.yaml", "--model.backbone", "ladder:xs", "--data.pool_size", "64",
+    "--data.train_size", "32", "--data.batch_size", "8", "--data.val_size", "16", "--data.test_size", "16",
+    "--trainer.max_steps", "6", "--trainer.val_check_interval", "3", "--trainer.enable_progress_bar", "false",
+    "--generation.max_examples", "0", "--resume.every_n_steps", "2", "--wandb", "off",
+]  # fmt: skip
+
+
+def start(run_dir: Path, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "ftscale.cli", *ARGS, "--trainer.default_root_dir", str(run_dir)]
+    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def test_loss(run_dir: Path) -> float:
+    (metrics,) = run_dir.glob("lightning_logs/version_*/metrics.csv")
+    rows = list(csv.DictReader(metrics.open()))
+    return float(next(r["test/loss"] for r in rows if r.get("test/loss")))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_save_and_matches_an_uninterrupted_one(in_repo, test_ladder, tmp_path):
+    whole = start(tmp_path / "whole", tmp_path / "whole.log")
+    assert whole.wait(timeout=600) == 0, (tmp_path / "whole.log").read_text()[-2000:]
+
+    run_dir = tmp_path / "killed"
+    first = start(run_dir, tmp_path / "first.log")
+    deadline = time.monotonic() + 600
+    while not resume_path(run_dir).is_file():
+        assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-2000:]
+        time.sleep(0.05)
+    time.sleep(0.5)  # the save is one write; let it finish
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    again = start(run_dir, tmp_path / "again.log")
+    assert again.wait(timeout=600) == 0, (tmp_path / "again.log").read_text()[-2000:]
+    log = (tmp_path / "again.log").read_text()
+    step = int(log.split("resumed from step ")[1].split()[0])
+    assert 0 < step < 6
+    assert abs(test_loss(run_dir) - test_loss(tmp_path / "whole")) < 1e-4
+    assert not resume_path(run_dir).exists()  # the resumable state is dropped once the run is tested
