@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
-from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 RESUME_DIR = "resume"  # under the run's directory; `ftscale fit` resumes from `<run dir>/resume/last.ckpt`
@@ -53,7 +53,7 @@ class ResumeCheckpoint(ModelCheckpoint):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.global_step:
-            _say(f"resumed from step {trainer.global_step} ({resume_path(trainer.default_root_dir)})")
+            rank_zero_info(f"resumed from step {trainer.global_step} ({resume_path(trainer.default_root_dir)})")
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
@@ -63,8 +63,3 @@ class ResumeCheckpoint(ModelCheckpoint):
     def remove(run_dir: str | Path) -> None:
         """Drop a finished run's resumable state."""
         shutil.rmtree(resume_path(run_dir).parent, ignore_errors=True)
-
-
-@rank_zero_only
-def _say(message: str) -> None:
-    print(message, flush=True)

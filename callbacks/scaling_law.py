@@ -144,7 +144,7 @@ class ScalingLawCallback(Callback):
             self._record(trainer, pl_module, metrics | self._transfer)
 
     def _record(self, trainer: L.Trainer, pl_module: L.LightningModule, metrics: dict[str, float]) -> None:
-        best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+        best = next((c.best_model_score for c in trainer.checkpoint_callbacks if c.monitor == "val/loss"), None)
         params = list(pl_module.parameters())
         metrics |= {
             "val/loss": float(best) if best is not None else self._last_val_loss,

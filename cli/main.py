@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import pkgutil
 import sys
+from pathlib import Path
 
 LIGHTNING = ("fit", "validate", "test")  # LightningCLI's own subcommands
 # name -> (module with main(argv), one line of help)
@@ -28,7 +31,6 @@ USAGE = (
 
 def quiet_libraries() -> None:
     """Keep the terminal for ftscale's own output: no per-load bars, hardware banners or tips."""
-    import logging
     import warnings
 
     from transformers.utils import logging as transformers_logging
@@ -36,13 +38,26 @@ def quiet_libraries() -> None:
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).addFilter(OwnInfoOnly())
     # bitsandbytes' CPU backend offers a hub-downloaded kernel at import; the built-in path works without it.
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     # wandb's own terminal lines (e.g. a deprecation warning about an option Lightning's WandbLogger passes).
     os.environ.setdefault("WANDB_SILENT", "true")
     # Lightning's own use of a deprecated torch pytree API; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+class OwnInfoOnly(logging.Filter):
+    """Lightning's rank-zero INFO lines (hardware banners, tips) are dropped; ftscale's own `rank_zero_info` lines,
+    and every warning, pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rooms = Path(__file__).resolve().parents[1]  # the folder that holds cli/ and the other rooms
+        self.own = tuple(f"{rooms / room.name}{os.sep}" for room in pkgutil.iter_modules([str(rooms)]) if room.ispkg)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.pathname.startswith(self.own)
 
 
 def main(argv: list[str] | None = None) -> int:

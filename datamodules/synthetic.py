@@ -1,5 +1,6 @@
 """Finetuning tasks of the embedded world: translation and multilingual summarisation."""
 
+from collections.abc import Iterator
 from functools import lru_cache, partial
 
 import datasets
@@ -7,7 +8,7 @@ import pyarrow as pa
 
 from ftscale.datamodules import templates
 from ftscale.datamodules.finetune import FinetuneDataModule
-from ftscale.datamodules.sources import Pairs
+from ftscale.datamodules.sources import Dropped
 from ftscale.datamodules.splits import cached_split
 from ftscale.datamodules.world import GENERATOR_VERSION, Example, World
 from ftscale.datamodules.world.languages import LANGUAGES, check_language
@@ -18,10 +19,10 @@ def _world(seed: int) -> World:
     return World(seed)  # its lexicons take a moment to build, and every split of a task shares them
 
 
-def _pairs(examples: list[Example]) -> Pairs:
-    """Generated examples as the checked pairs of a split (the world never makes an empty side)."""
+def _pairs(examples: list[Example], language: str) -> tuple[Iterator[pa.Table], str, Dropped]:
+    """Generated examples as the one block of a split (the world never makes an empty side)."""
     table = pa.table({"source": [e.source for e in examples], "target": [e.target for e in examples]})
-    return Pairs(table, None, 0, None)
+    return iter([table]), language, Dropped()
 
 
 def _check_codes(argument: str, codes: list[str]) -> None:
@@ -78,7 +79,7 @@ class SyntheticTranslation(FinetuneDataModule):
     def load_split(self, split: str) -> datasets.Dataset:
         n, pair = self.split_sizes[split], (self.source_lang, self.target_lang)
         key = f"world|{GENERATOR_VERSION}|{self.world_seed}|translation|{'-'.join(pair)}|{split}|{n}"
-        return cached_split(key, lambda: (_pairs(_world(self.world_seed).translation(*pair, split, n)), pair[1]))
+        return cached_split(key, lambda: _pairs(_world(self.world_seed).translation(*pair, split, n), pair[1]))
 
     def render_source(self, example: Example) -> str:
         return templates.TRANSLATION.format(
@@ -131,8 +132,8 @@ class SyntheticSummarization(FinetuneDataModule):
             parts.append(cached_split(key, partial(self._generate, code, split, n)))
         return datasets.concatenate_datasets(parts)
 
-    def _generate(self, language: str, split: str, n: int) -> tuple[Pairs, str]:
-        return _pairs(_world(self.world_seed).summarization(language, split, n)), language
+    def _generate(self, language: str, split: str, n: int) -> tuple[Iterator[pa.Table], str, Dropped]:
+        return _pairs(_world(self.world_seed).summarization(language, split, n), language)
 
     def render_source(self, example: Example) -> str:
         return templates.SUMMARIZATION.format(language=LANGUAGES[example.language].name, document=example.source)

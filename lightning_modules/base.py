@@ -7,7 +7,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torch.distributed.tensor import DTensor
 from torchmetrics import MeanMetric
@@ -81,7 +81,7 @@ class FinetuneModule(L.LightningModule):
         if self.model is not None:
             return
         attn_implementation = choose_attn_implementation(self.hparams.attn_implementation)
-        rank_zero_print(describe_attention(attn_implementation, self.hparams.attn_implementation))
+        rank_zero_info(describe_attention(attn_implementation, self.hparams.attn_implementation))
         backbone = self.load(attn_implementation)
         if self.hparams.activation_checkpointing:
             # Hugging Face's own checkpointing keeps parameter names (torch's checkpoint_wrapper would not), so
@@ -215,11 +215,6 @@ def adamw_8bit(params: list[nn.Parameter], lr: float, weight_decay: float, shard
     except ImportError as err:
         raise ValueError(f"model.optimizer='adamw8bit' needs bitsandbytes: pip install bitsandbytes ({err})") from err
     return AdamW8bit(params, lr=lr, weight_decay=weight_decay)
-
-
-@rank_zero_only
-def rank_zero_print(message: str) -> None:
-    print(message, flush=True)
 
 
 # Top-level packages of ftscale before everything moved under the `ftscale.` namespace.

@@ -1,9 +1,11 @@
 """Checked text fields of a `Located` table: one vectorised pass (pyarrow.compute) per field, not a loop over rows.
 
 The first bad row (missing field, missing language, not a string, empty) fails with the file, line and field named.
+Blocks are checked one after the other, so a large file is checked without holding it in memory.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -15,15 +17,12 @@ from ftscale.datamodules.sources.located import Located
 EMPTY = r"^[\s\p{Z}]*$"  # only whitespace, as `str.strip()` sees it
 
 
-@dataclass(frozen=True)
-class Pairs:
-    """Checked `source` and `target` text columns; `keep` marks the rows kept (None: all), `dropped` names the first
-    row dropped for an empty side."""
+@dataclass
+class Dropped:
+    """Rows dropped for an empty side so far, and where the first was."""
 
-    table: pa.Table
-    keep: pa.ChunkedArray | None
-    dropped: int
-    first_dropped: str | None
+    count: int = 0
+    first: str | None = None
 
 
 def _first(mask: pa.ChunkedArray) -> int | None:
@@ -113,11 +112,13 @@ def _not_string(column: pa.ChunkedArray, name: str) -> tuple[int, str] | None:
     return None if row is None else (row, f"field '{name}' is {type(value).__name__}; expected a string")
 
 
-def text_pairs(located: Located, source: str, target: str, drop_empty: bool = False) -> Pairs:
-    """The `source` and `target` fields of every row as text; with `drop_empty`, rows with an empty side are dropped."""
+def _checked_block(
+    block: pa.Table, offset: int, located: Located, fields: tuple[str, str], drop_empty: bool, dropped: Dropped
+) -> pa.Table:
+    """The `source` and `target` columns of one block whose first row is row `offset` of the whole."""
     errors, columns, empties = [], [], []
-    for order, name in enumerate((source, target)):
-        column, error = _resolve(located.table, name)
+    for order, name in enumerate(fields):
+        column, error = _resolve(block, name)
         error = error or _not_string(column, name)
         if error is not None:
             errors.append((error[0], order, error[1]))
@@ -129,9 +130,22 @@ def text_pairs(located: Located, source: str, target: str, drop_empty: bool = Fa
         empties.append(empty)
     if errors:
         row, _, message = min(errors)  # the first bad row, as a reader going line by line would meet it
-        raise ValueError(f"{located.origin(row)}: {message}")
+        raise ValueError(f"{located.origin(offset + row)}: {message}")
     table = pa.table({"source": columns[0], "target": columns[1]})
     drop = pc.or_(*empties)
     if (row := _first(drop)) is None:
-        return Pairs(table, None, 0, None)
-    return Pairs(table, pc.invert(drop), pc.sum(drop).as_py(), located.origin(row))
+        return table
+    dropped.first = dropped.first or located.origin(offset + row)
+    dropped.count += pc.sum(drop).as_py()
+    return table.filter(pc.invert(drop))
+
+
+def text_pairs(
+    located: Located, source: str, target: str, drop_empty: bool = False, dropped: Dropped | None = None
+) -> Iterator[pa.Table]:
+    """The `source` and `target` fields of every row as text, a block at a time; with `drop_empty`, rows with an
+    empty side are dropped and counted in `dropped`."""
+    offset, dropped = 0, dropped or Dropped()
+    for block in located.blocks():
+        yield _checked_block(block, offset, located, (source, target), drop_empty, dropped)
+        offset += len(block)

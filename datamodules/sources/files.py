@@ -4,6 +4,7 @@
 keyed by the file's path and modification time); when a builder fails, a line-by-line scan names the line at fault.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
@@ -12,7 +13,7 @@ import pyarrow.compute as pc
 
 from ftscale.datamodules.cache import cache_dir
 from ftscale.datamodules.progress import progress_bars
-from ftscale.datamodules.sources.located import Located
+from ftscale.datamodules.sources.located import Located, file_blocks, table_blocks
 from ftscale.datamodules.sources.scan import explain_jsonl, jsonl_line, numbered_lines
 
 TSV_COLUMNS = ("source", "target")
@@ -41,27 +42,39 @@ def read_jsonl(path: str | Path) -> Located:
     path = _existing(path)
     try:
         data = build("json", path)
-        # pyarrow's JSON reader does not check UTF-8: a full validation does, in one vectorised pass.
-        data.data.table.validate(full=True)
     except Exception as error:  # the builder's errors name no line: find it
         raise explain_jsonl(path, error.__cause__ or error) from None
     if not len(data):
         raise _empty(path, "one JSON object per line")
-    return Located(data.data.table, file_key(path), lambda row: f"{path} line {jsonl_line(path, row)}")
+    read = file_blocks([f["filename"] for f in data.cache_files])
+
+    def blocks() -> Iterator[pa.Table]:
+        for block in read():
+            try:
+                block.validate(full=True)  # pyarrow's JSON reader does not check UTF-8; a full validation does
+            except pa.ArrowInvalid as error:
+                raise explain_jsonl(path, error) from None
+            yield block
+
+    return Located(blocks, file_key(path), lambda row: f"{path} line {jsonl_line(path, row)}")
 
 
-def lines(path: str | Path) -> pa.ChunkedArray:
-    """The lines of a UTF-8 text file (row i is line i + 1), memory-mapped; bad bytes name line and offset."""
-    path = _existing(path)
-    if not path.stat().st_size:
-        return pa.chunked_array([], pa.string())
+def _text(path: Path) -> datasets.Dataset:
+    """A UTF-8 text file, one row per line (row i is line i + 1); bad bytes name line and offset."""
     try:
-        data = build("text", path)
+        return build("text", path)
     except Exception:
         for _ in numbered_lines(path):  # raises at the first line that is not UTF-8
             pass
         raise
-    return data.data.table.column("text")
+
+
+def lines(path: str | Path) -> pa.ChunkedArray:
+    """The lines of a UTF-8 text file, memory-mapped."""
+    path = _existing(path)
+    if not path.stat().st_size:
+        return pa.chunked_array([], pa.string())
+    return _text(path).data.table.column("text")
 
 
 def file_key(*paths: str | Path) -> str:
@@ -75,15 +88,22 @@ def read_tsv(path: str | Path) -> Located:
     path = _existing(path)
     if not path.stat().st_size:
         raise _empty(path, "lines of source<TAB>target")
-    columns = pc.split_pattern(lines(path), "\t")
-    counts = pc.list_value_length(columns)
-    bad = pc.index(pc.not_equal(counts, len(TSV_COLUMNS)), True).as_py()
-    if bad >= 0:
-        raise ValueError(
-            f"{path} line {bad + 1}: {counts[bad]} tab-separated column(s); expected 2 (source<TAB>target)"
-        )
-    table = pa.table({name: pc.list_element(columns, i) for i, name in enumerate(TSV_COLUMNS)})
-    return Located(table, file_key(path), lambda row: f"{path} line {row + 1}")
+    text = file_blocks([f["filename"] for f in _text(path).cache_files])
+
+    def blocks() -> Iterator[pa.Table]:
+        offset = 0
+        for block in text():
+            columns = pc.split_pattern(block.column("text"), "\t")
+            counts = pc.list_value_length(columns)
+            if (bad := pc.index(pc.not_equal(counts, len(TSV_COLUMNS)), True).as_py()) >= 0:
+                raise ValueError(
+                    f"{path} line {offset + bad + 1}: {counts[bad]} tab-separated column(s); expected 2 "
+                    "(source<TAB>target)"
+                )
+            yield pa.table({name: pc.list_element(columns, i) for i, name in enumerate(TSV_COLUMNS)})
+            offset += len(block)
+
+    return Located(blocks, file_key(path), lambda row: f"{path} line {row + 1}")
 
 
 def read_parquet(path: str | Path) -> Located:
@@ -92,7 +112,8 @@ def read_parquet(path: str | Path) -> Located:
     data = build("parquet", path)
     if not len(data):
         raise _empty(path, "rows")
-    return Located(data.data.table, file_key(path), lambda row: f"{path} row {row + 1}")
+    read = file_blocks([f["filename"] for f in data.cache_files])
+    return Located(read, file_key(path), lambda row: f"{path} row {row + 1}")
 
 
 def read_text_pair(source_path: str | Path, target_path: str | Path) -> Located:
@@ -107,7 +128,7 @@ def read_text_pair(source_path: str | Path, target_path: str | Path) -> Located:
         raise _empty(Path(source_path), "one sentence per line")
     table = pa.table({"source": sources, "target": targets})
     origin = f"{source_path} / {target_path}"
-    return Located(table, file_key(source_path, target_path), lambda r: f"{origin} line {r + 1}")
+    return Located(table_blocks(table), file_key(source_path, target_path), lambda r: f"{origin} line {r + 1}")
 
 
 READERS = {".jsonl": read_jsonl, ".tsv": read_tsv, ".parquet": read_parquet}

@@ -2,7 +2,7 @@
 
 from datasets import load_dataset
 
-from ftscale.datamodules.sources.located import Located
+from ftscale.datamodules.sources.located import Located, table_blocks
 
 
 def read_hub(name: str, config: str | None, split: str) -> Located:
@@ -12,4 +12,4 @@ def read_hub(name: str, config: str | None, split: str) -> Located:
     if not len(data):
         raise ValueError(f"{where}: the split is empty; expected examples")
     table = data.data.table if data._indices is None else data.with_format("arrow")[:]
-    return Located(table, f"hub|{data._fingerprint}", lambda row: f"{where} row {row + 1}")
+    return Located(table_blocks(table), f"hub|{data._fingerprint}", lambda row: f"{where} row {row + 1}")

@@ -47,7 +47,7 @@ def test_datamodule_groups_and_packs_only_training_batches(world_tokenizer_dir):
         data.setup("fit")
         batches = list(data.train_dataloader())
         references = sorted(r for batch in batches for r in batch["references"])
-        assert references == sorted(data.dataset("train").references)  # each example once per epoch
+        assert references == sorted(data.dataset("train").table["target"])  # each example once per epoch
         positions[name] = sum(batch["input_ids"].numel() for batch in batches)
     assert "position_ids" in batches[0] and "attention_mask" in next(iter(grouped.val_dataloader()))
     assert positions["grouped"] < positions["plain"]

@@ -24,33 +24,38 @@ GOOD = wmt_line("Good morning.", "Guten Morgen.")
 LATIN1 = '{"translation": {"en": "café", "de": "Café"}}\n'.encode("latin-1")  # é is 0xe9, not UTF-8
 
 
+def whole(blocks) -> pa.Table:
+    """The blocks a reader or check gives, as one table."""
+    return pa.concat_tables(list(blocks))
+
+
 def test_records_keep_their_file_and_line(tmp_path):
     jsonl = read_file(DATA / "wmt_en_de" / "test.jsonl")
     rows = read_jsonl(DATA / "wmt_en_de" / "test.jsonl")
     assert jsonl.origin(2) == f"{DATA / 'wmt_en_de' / 'test.jsonl'} line 3"
-    pairs = text_pairs(jsonl, "translation.en", "translation.de").table
+    pairs = whole(text_pairs(jsonl, "translation.en", "translation.de"))
     assert pairs.column("target").to_pylist() == [r["translation"]["de"] for r in rows]
-    tsv = text_pairs(read_file(DATA / "tsv_en_de" / "test.tsv"), "source", "target").table
+    tsv = whole(text_pairs(read_file(DATA / "tsv_en_de" / "test.tsv"), "source", "target"))
     assert tsv.to_pylist() == pairs.to_pylist()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "t.parquet")
     parquet = read_file(tmp_path / "t.parquet")
-    assert parquet.table.to_pylist() == rows and parquet.origin(0).endswith("t.parquet row 1")
+    assert whole(parquet.blocks()).to_pylist() == rows and parquet.origin(0).endswith("t.parquet row 1")
     pair = read_text_pair(DATA / "text_en_fr" / "test.en", DATA / "text_en_fr" / "test.fr")
     assert pair.origin(4).endswith("test.fr line 5")
-    assert pair.table.column("source")[4].as_py() == rows[4]["translation"]["en"]
+    assert whole(pair.blocks()).column("source")[4].as_py() == rows[4]["translation"]["en"]
 
 
 def test_blank_lines_of_jsonl_keep_line_numbers(tmp_path):
     (tmp_path / "a.jsonl").write_text("\n" + GOOD + "\n\n" + GOOD + "\n")
     located = read_file(tmp_path / "a.jsonl")
-    assert len(located.table) == 2
+    assert len(whole(located.blocks())) == 2
     assert [located.origin(row) for row in (0, 1)] == [f"{tmp_path / 'a.jsonl'} line {n}" for n in (2, 5)]
 
 
 def test_hub_reader_loads_a_local_dataset_directory(wmt_hub_dir):
     located = read_hub(str(wmt_hub_dir), "de-en", "validation[:40%]")
     expected = read_jsonl(DATA / "wmt_en_de" / "validation.jsonl")[:2]
-    assert located.table.to_pylist() == expected
+    assert whole(located.blocks()).to_pylist() == expected
     assert located.origin(1) == f"{wmt_hub_dir} (de-en) split validation[:40%] row 2"
 
 
@@ -200,6 +205,15 @@ def test_a_type_change_past_the_first_block_names_its_line(tmp_path):
     data = translation_with_train(tmp_path, "train.jsonl", content)
     message = rf"train\.jsonl line {lines + 1}: field 'translation' is str but dict on line 1; expected the same type"
     with pytest.raises(ValueError, match=message):
+        data.setup("fit")
+
+
+def test_a_bad_row_in_a_later_block_names_its_line(tmp_path):
+    # Checked a block at a time: the row's number within its block plus the rows of the blocks before it.
+    long = wmt_line("x" * 600, "y" * 600)
+    lines = 12 * 2**20 // len(long)
+    data = translation_with_train(tmp_path, "train.jsonl", long * lines + wmt_line("Thanks.", " ") + long)
+    with pytest.raises(ValueError, match=rf"train\.jsonl line {lines + 1}: field 'translation\.de' is empty"):
         data.setup("fit")
 
 
