@@ -83,23 +83,30 @@ def instrument() -> None:
 
     wrap(FinetuneDataModule, "setup", "data setup (world, subsets, tokenization)", skip_inside=("transfer tests",))
     wrap(finetune, "tokenize_split", "  of which tokenization (cache misses)")
-    wrap(FinetuneModule, "configure_model", "backbone load + adapt (ladder checkpoint: cache hit)")
-    wrap(_FitLoop, "run", "fit loop (training + validation)")
     wrap(
-        _EvaluationLoop,
-        "run",
-        lambda loop: "  of which validation" if loop.trainer.state.fn == "fit" else "test loop (own task)",
-        skip_inside=("transfer tests",),
+        FinetuneModule,
+        "configure_model",
+        "backbone load + adapt (ladder checkpoint: cache hit)",
+        skip_inside=("test loop (own task)", "transfer tests"),
     )
+    wrap(_FitLoop, "run", "fit loop (training + validation)")
+    def loop_label(loop) -> str:
+        if loop.trainer.state.fn == "fit":
+            return "  of which validation"
+        if str(getattr(loop.trainer.lightning_module, "test_prefix", "test")).startswith("transfer"):
+            return "  of which transfer test loops"
+        return "test loop (own task)"
+
+    wrap(_EvaluationLoop, "run", loop_label)
     wrap(GenerationMetrics, "on_test_batch_end", "  generation (in test loops)")
     wrap(GenerationMetrics, "on_test_epoch_end", "  generation (in test loops)")
-    wrap(FtscaleCLI, "test_transfer", "transfer tests (all shots, with their data setup)")
-    wrap(Trainer, "save_checkpoint", "checkpoint saves")
-    wrap(wandb, "init", "W&B init (offline)")
+    wrap(FtscaleCLI, "test_transfer", "transfer tests")
+    wrap(Trainer, "save_checkpoint", "  checkpoint saves (inside the fit loop)")
+    wrap(wandb, "init", "  W&B init (offline; inside the fit loop, at the first log)")
     wrap(wandb.sdk.wandb_run.Run, "finish", "W&B finish")
-    wrap(WandbLogger, "log_metrics", "W&B log_metrics")
+    wrap(WandbLogger, "log_metrics", "  W&B log_metrics (inside the loops)")
     for hook in ("setup", "on_test_end", "on_exception", "teardown"):
-        wrap(ScalingLawCallback, hook, "store (claim, record, lease)")
+        wrap(ScalingLawCallback, hook, "  store (claim at setup; record in on_test_end, inside the test loop)")
 
 
 def pick_point(spec, method: str | None, axis: str | None, train_size: str):
@@ -129,9 +136,9 @@ def main() -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
 
     start = time.perf_counter()
+    from ftscale.callbacks.scaling_law import lease_owner
     from ftscale.cli.main import quiet_libraries
     from ftscale.sweeps.runner import _job, _pretrain, prepare_sweep, run_in_process
-    from ftscale.sweeps.store import lease_owner
 
     quiet_libraries()
     imports = time.perf_counter() - start
@@ -170,7 +177,7 @@ def main() -> None:
         fit = phases.get("fit loop (training + validation)", 0.0)
         val = phases.get("  of which validation", 0.0)
         phases["  of which training (fit loop - validation)"] = fit - val
-        top = [k for k in phases if not k.startswith("  ")]
+        top = [k for k in phases if not k.startswith("  ")]  # phases that never run inside one another
         rest = total - sum(phases[k] for k in top)
         result = {
             "run": run + 1,
@@ -189,8 +196,10 @@ def main() -> None:
             "load_after": loadavg(),
         }
         report["runs"].append(result)
-        print(f"\nrun {run + 1}: point {point.id} {point.method} {point.factors['model_size']} "
-              f"Df={point.factors['train_size']} ({status['status']}, {steps} steps), load {loadavg()}")
+        print(
+            f"\nrun {run + 1}: point {point.id} {point.method} {point.factors['model_size']} "
+            f"Df={point.factors['train_size']} ({status['status']}, {steps} steps), load {loadavg()}"
+        )
         print(f"  spec + store setup          {spec_s:7.2f} s")
         print(f"  pretraining (cache hit)     {hit_s:7.2f} s")
         print(f"  point, in-process total     {total:7.2f} s")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from ftscale.callbacks.resume import ResumeCheckpoint, resume_path
 from ftscale.datamodules import FinetuneDataModule
 from ftscale.lightning_modules import FinetuneModule
 from ftscale.reports.wandb_settings import project, quiet_settings, under_agent, wandb_mode
+from ftscale.sweeps.spec import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ class FtscaleCLI(LightningCLI):
             subclass_mode_model=True,
             subclass_mode_data=True,
             seed_everything_default=0,
-            parser_kwargs={"prog": "ftscale", "default_env": False},
+            # exit_on_error=False: a bad option or config file is one `error:` line from `ftscale`, not a usage dump.
+            parser_kwargs={"prog": "ftscale", "default_env": False, "exit_on_error": False},
             args=args,
         )
 
@@ -117,6 +121,8 @@ class FtscaleCLI(LightningCLI):
                     settings=quiet_settings(),
                     **init,
                 )
+                # Lightning 2.6 always passes `anonymous`, which wandb 0.31 deprecates with a terminal warning.
+                logger._wandb_init.pop("anonymous", None)
                 logger.experiment  # noqa: B018 (starts the run)
                 return [logger]
             except Exception as err:  # W&B must never fail a run: unreachable, misconfigured or broken alike.
@@ -176,7 +182,23 @@ def transfer_datamodule(path: str, run: FinetuneDataModule, shots: int) -> Finet
     return parser.instantiate_classes(config).data
 
 
+CONFIG_OPTIONS = ("-c", "--config", "--model", "--data", "--trainer", "--transfer.data")
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Every config file named on the command line is a YAML mapping; else one ValueError naming the file
+    (LightningCLI's own message would not name it)."""
+    for option, value in itertools.pairwise(argv):
+        if option in CONFIG_OPTIONS and value.endswith((".yaml", ".yml", ".json")) and Path(value).is_file():
+            content = read_yaml(Path(value))
+            if not isinstance(content, dict):
+                raise ValueError(
+                    f"{value}: expected a YAML mapping of options ({option}), got {type(content).__name__}"
+                )
+
+
 def main(argv: list[str] | None) -> int:
     """`ftscale fit|validate|test ...` (argv None: LightningCLI reads sys.argv)."""
+    check_config_files(sys.argv[1:] if argv is None else argv)
     FtscaleCLI(argv)
     return 0

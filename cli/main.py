@@ -7,6 +7,7 @@ import logging
 import os
 import pkgutil
 import sys
+from argparse import ArgumentError
 from pathlib import Path
 
 LIGHTNING = ("fit", "validate", "test")  # LightningCLI's own subcommands
@@ -76,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             # LightningCLI warns when handed arguments that sys.argv also holds: let it read sys.argv itself then.
             return module.main(None if from_sys_argv else argv)
         return module.main(args)
-    except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, KeyError, OSError, RuntimeError, ArgumentError) as err:
         if os.environ.get("FTSCALE_DEBUG"):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
+        # jsonargparse nests its reasons over several indented lines: one line, in order.
+        print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2

@@ -219,11 +219,12 @@ def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
 
 def _print_array_tasks(sweep_dir: Path, console: Console) -> None:
     """The SLURM array tasks draining the sweep, if it was submitted as one (`ftscale sweep run --launcher slurm`)."""
-    from ftscale.sweeps.slurm import array_tasks  # submitit is imported by the commands that need it only
+    # sweeps.slurm.JOBS, looked for first: importing submitit attaches a logging handler to today's stdout.
+    if not (sweep_dir / "slurm.json").is_file():
+        return
+    from ftscale.sweeps.slurm import array_tasks
 
     tasks = array_tasks(sweep_dir)
-    if not tasks:
-        return
     table = Table(title="array tasks")
     table.add_column("task", no_wrap=True)
     table.add_column("state")

@@ -207,10 +207,11 @@ class FinetuneDataModule(L.LightningDataModule):
         if split != "train":
             key = fingerprint(*self.cache_key(split))
             return tokenize_split(examples, encode, key, processes(len(examples), self.num_proc))
-        order = self.train_indices()  # a train_size beyond the split fails here, before the tokenizer loads
-        bounds = chunk_bounds(len(order), len(examples))
-        if bounds[-1][1] > len(order):  # the last chunk reaches past the subset: the nested subset that fills it
-            order = self.subset(bounds[-1][1])
+        size = self.num_train_examples
+        bounds = chunk_bounds(size, len(examples))
+        # The subset that fills the last chunk; its first `size` are the training subset (subsets are nested).
+        # A train_size beyond the split fails here, before the tokenizer loads.
+        order = self.subset(max(size, bounds[-1][1]))
         base, chunks = self.cache_key(split), []
         for start, end in bounds:
             key = fingerprint(*base, (self.subset_seed, start, end))

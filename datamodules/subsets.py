@@ -63,13 +63,15 @@ def nested_subset(languages: Sequence[str] | pa.Array | pa.ChunkedArray, size: i
     # Each example's group as an integer, in one vectorised pass (no Python loop over a large split).
     column = languages if isinstance(languages, pa.Array | pa.ChunkedArray) else pa.array(languages, pa.string())
     groups = sorted(pc.unique(column).to_pylist())
-    codes = pc.index_in(column, value_set=pa.array(groups, column.type)).to_numpy()
-    members = []
-    for code, lang in enumerate(groups):
-        indices = np.flatnonzero(codes == code)
+    if len(groups) == 1:  # every index is a member: a large one-language split needs no grouping arrays
+        members = [np.arange(len(column))]
+    else:
+        codes = pc.index_in(column, value_set=pa.array(groups, column.type)).to_numpy()
+        members = [np.flatnonzero(codes == code) for code in range(len(groups))]
+    for group, lang in enumerate(groups):
         # Seeded by the language's name, so adding a language does not reshuffle the others.
         rng = np.random.default_rng([seed, zlib.crc32(lang.encode())])
-        members.append(indices[rng.permutation(len(indices))])
+        members[group] = members[group][rng.permutation(len(members[group]))]
     order = _interleave([len(m) for m in members], size)
     subset = np.empty(size, dtype=np.int64)
     for group, items in enumerate(members):

@@ -127,6 +127,7 @@ def prepare_sweep(
     """Load a spec and put its points in its store (default dir `runs/sweeps/<name>`), with a copy of the spec."""
     spec = load_spec(spec_path)
     target = Target(Path(sweep_dir or Path("runs") / "sweeps" / spec.name), store, wandb)
+    target.sweep_dir.mkdir(parents=True, exist_ok=True)  # a PostgreSQL store makes no file in it
     # Opened for the spec's name first: a store made for another spec is refused before anything is written.
     open_store(target.sweep_dir, store, spec.name).add_points(spec.points())
     (target.sweep_dir / SPEC).write_text(Path(spec_path).read_text())  # the fit reads held_out rules from it
@@ -165,7 +166,7 @@ def run_sweep(
     if retry_failed:
         results.retry_failed()
     if pretrain:
-        _pretrain(spec)
+        pretrain_spec(spec)
     execute = execute or (run_isolated if isolate else run_in_process)
     kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete}
     with _progress(results, spec.name, show_progress) as refresh:
@@ -372,7 +373,8 @@ def _run_threads(target: Target, executors: Sequence[Executor], refresh: Callabl
         raise failures[0]
 
 
-def _pretrain(spec: SweepSpec) -> None:
+def pretrain_spec(spec: SweepSpec) -> None:
+    """Pretrain (cached) every ladder checkpoint the spec's points use, so runners never race on it."""
     from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
     if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import submitit
 from submitit.helpers import Checkpointable
 
-from ftscale.sweeps.runner import Executor, Job, OnComplete, Target, drain, prepare_sweep, run_isolated
-from ftscale.sweeps.spec import SweepSpec, load_spec
+from ftscale.sweeps.runner import Executor, Job, OnComplete, Target, drain, prepare_sweep, pretrain_spec, run_isolated
+from ftscale.sweeps.spec import load_spec
 from ftscale.sweeps.store.url import parse, store_url
 
 JOBS = "slurm.json"  # the array tasks submitted for a sweep, in its directory (read by `ftscale sweep status`)
@@ -146,14 +146,6 @@ def submit_array(
     jobs = executor.submit_array([task] * workers)  # one array on SLURM (one sbatch), one process each locally
     _record(target.sweep_dir, cluster, folder, [job.job_id for job in jobs])
     return target, jobs
-
-
-def pretrain_spec(spec: SweepSpec) -> None:
-    """Pretrain (cached) every ladder checkpoint the points use, before submitting: the tasks never race on it."""
-    from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
-
-    if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
-        pretrain_ladder(replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes)))
 
 
 def _record(sweep_dir: Path, cluster: str, folder: Path, job_ids: list[str]) -> None:

@@ -84,7 +84,7 @@ def load_spec(path: str | Path, resolve: bool = True) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep spec {str(path)!r} does not exist")
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a sweep spec is a YAML mapping of {', '.join(FIELDS)}")
     unknown = sorted(set(raw) - set(FIELDS))
@@ -524,9 +524,22 @@ def _dotted_mapping(raw: Any, field: str) -> dict[str, Any]:
     return dict(raw)
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a ValueError naming the file (and the line) when it is not YAML text."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a YAML file (byte 0x{error.object[error.start]:02x} at offset {error.start} "
+                         "is not UTF-8 text)") from None  # fmt: skip
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+
+
 def _yaml_file(value: Any, field: str) -> dict[str, Any]:
     _check(isinstance(value, str) and Path(value).is_file(), field, f"an existing file, got {value!r}")
-    content = yaml.safe_load(Path(value).read_text())
+    content = read_yaml(Path(value))
     _check(isinstance(content, dict), field, f"a YAML mapping, but {value} is not one")
     return content
 
