@@ -82,7 +82,9 @@ def _held_out_error_samples(fit: sl.FitResult, points: sl.Points, rules: Sequenc
 
 
 def _ranking(method: str, axis: str, points: sl.Points, rules: Sequence[str] | None) -> FormRanking:
-    comparison = sl.compare_forms(points.x, points.df, points.loss, FORMS, held_out=rules)
+    fitted = int((~sl.held_out_mask(points, rules)).sum())
+    forms = [form for form in FORMS if len(form.params) <= fitted]  # a form with more parameters than points: left out
+    comparison = sl.compare_forms(points.x, points.df, points.loss, forms, held_out=rules)
     ranking = [{"law": f.law, "delta_e": f.delta_e, "delta_h": f.delta_h} for f in comparison.fits]
     return FormRanking(method, axis, comparison.winner.law, ranking)
 

@@ -4,6 +4,7 @@ laws when that result completes the sweep, whoever launched the point."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ from ftscale.datamodules.batching import example_lengths
 from ftscale.sweeps.layout import open_store, sweep_name
 from ftscale.sweeps.store import LeaseLost, Store
 
+log = logging.getLogger(__name__)
 LEASE_S = 120.0  # renewed every third of it while the run lasts, so only a dead run's point expires
 
 
@@ -193,7 +195,10 @@ class ScalingLawCallback(Callback):
         if self.completed_sweep:
             from ftscale.reports.finalize import complete_sweep  # the fit's imports are paid by one run only
 
-            complete_sweep(self.sweep_dir, self.store_url, self.wandb)
+            try:
+                complete_sweep(self.sweep_dir, self.store_url, self.wandb)
+            except Exception:  # the point is recorded: a failed fit must not fail it, but must be seen
+                log.exception(f"fitting the sweep failed; fit it again with `ftscale law fit --sweep {self.sweep_dir}`")
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self._recorded:

@@ -48,20 +48,19 @@ OnComplete = Callable[[Path], None]
 
 def run_in_process(job: Job) -> None:
     """Run a point in this process (imports are paid once per runner), its output into the point's log."""
-    from ftscale.cli.lightning import FtscaleCLI
-    from ftscale.cli.main import quiet_libraries
+    from ftscale.cli.main import main
 
-    quiet_libraries()
     argv = sys.argv
     sys.argv = argv[:1]  # LightningCLI warns when given args while sys.argv holds the runner's own
     try:
         with _output_to(job.log_path):
-            FtscaleCLI(job.args)
-    except SystemExit as exit_:  # jsonargparse reports bad arguments by exiting
-        if exit_.code:
-            raise RuntimeError(f"ftscale fit exited with {exit_.code}: {_reason(job.log_path)}") from None
+            code = main(job.args)
+    except SystemExit as exit_:  # --help and --print_config exit
+        code = exit_.code
     finally:
         sys.argv = argv
+    if code:
+        raise RuntimeError(f"ftscale fit exited with {code}: {_reason(job.log_path)}")
 
 
 @contextlib.contextmanager

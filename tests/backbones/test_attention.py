@@ -1,5 +1,7 @@
 """The attention kernel: what is chosen where, the line that says so, and prompt tuning under it."""
 
+import logging
+
 import pytest
 import torch
 
@@ -32,11 +34,12 @@ def test_the_log_line_says_why_flash_attention_was_passed_over():
     assert describe_attention("eager", requested="eager") == "attention: eager"
 
 
-def test_the_choice_is_printed_once_when_the_model_is_built(make_backbone, capsys):
+def test_the_choice_is_reported_once_when_the_model_is_built(make_backbone, caplog):
     module = PromptTuning(backbone=str(make_backbone("xs")), num_virtual_tokens=3)
-    module.configure_model()
-    module.configure_model()  # Lightning calls it again for test after fit; the model is built once
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("attention:")]
+    with caplog.at_level(logging.INFO):
+        module.configure_model()
+        module.configure_model()  # Lightning calls it again for test after fit; the model is built once
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("attention:")]
     assert lines == [describe_attention(choose_attn_implementation())]
 
 

@@ -206,7 +206,7 @@ def test_an_in_process_run_logs_into_its_point_and_reports_why_it_exited(in_repo
     with pytest.raises(RuntimeError, match=r"exited with 2: error: .*no_such_option"):
         run_in_process(job)
     out, err = capfd.readouterr()
-    assert "no_such_option" not in out + err and "usage: ftscale" in log_path.read_text()
+    assert "no_such_option" not in out + err and "error: unrecognized arguments" in log_path.read_text()
 
 
 def test_status_summarises_a_sweep_directory(in_repo, tmp_path, capsys):
