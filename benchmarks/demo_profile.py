@@ -90,6 +90,7 @@ def instrument() -> None:
         skip_inside=("test loop (own task)", "transfer tests"),
     )
     wrap(_FitLoop, "run", "fit loop (training + validation)")
+
     def loop_label(loop) -> str:
         if loop.trainer.state.fn == "fit":
             return "  of which validation"
@@ -138,7 +139,10 @@ def main() -> None:
     start = time.perf_counter()
     from ftscale.callbacks.scaling_law import lease_owner
     from ftscale.cli.main import quiet_libraries
-    from ftscale.sweeps.runner import _job, _pretrain, prepare_sweep, run_in_process
+    from ftscale.sweeps import runner
+    from ftscale.sweeps.runner import _job, prepare_sweep, run_in_process
+
+    _pretrain = getattr(runner, "pretrain_spec", None) or runner._pretrain  # renamed while this was written
 
     quiet_libraries()
     imports = time.perf_counter() - start

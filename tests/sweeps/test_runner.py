@@ -238,4 +238,6 @@ def test_the_test_sweep_runs_for_real_and_stores_metrics_for_every_point(in_repo
     xs_lora = [r for r in rows if r["method"] == "lora" and r["factors"]["model_size"] == "xs"]
     lora = {r["factors"]["pet_size"]: r["metrics"]["trainable_params"] for r in xs_lora}
     assert lora[2] < lora[4]
-    assert hook_calls(tmp_path) == 1
+    # The run that completed the sweep fitted it (its ScalingLawCallback); the runner's hook is only for runs
+    # that die before their Trainer exists.
+    assert hook_calls(tmp_path) == 0 and (tmp_path / "laws.json").is_file() and (tmp_path / "report.html").is_file()
