@@ -86,6 +86,12 @@ class TrainingThroughput(ThroughputMonitor):
             for throughput in self._throughputs.values():
                 throughput.available_flops = peak
 
+    def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *_: Any) -> None:
+        pl_module.flops_per_batch = 0  # only training's FLOPs are counted towards MFU
+
+    def on_test_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *_: Any) -> None:
+        pl_module.flops_per_batch = 0
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         model = getattr(pl_module, "model", None)
         config = getattr(model, "config", None)
