@@ -27,7 +27,7 @@ def start(run_dir: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def tested_loss(run_dir: Path) -> float:
+def final_loss(run_dir: Path) -> float:
     # The killed run and the resumed one each log a version; only the finished one tested.
     rows = [r for path in run_dir.glob("lightning_logs/version_*/metrics.csv") for r in csv.DictReader(path.open())]
     (loss,) = [float(r["test/loss"]) for r in rows if r.get("test/loss")]
@@ -54,5 +54,5 @@ def test_a_killed_run_resumes_from_its_last_save_and_matches_an_uninterrupted_on
     log = (tmp_path / "again.log").read_text()
     step = int(log.split("resumed from step ")[1].split()[0])
     assert 0 < step < 6
-    assert abs(tested_loss(run_dir) - tested_loss(tmp_path / "whole")) < 1e-4
+    assert abs(final_loss(run_dir) - final_loss(tmp_path / "whole")) < 1e-4
     assert not resume_path(run_dir).exists()  # the resumable state is dropped once the run is tested

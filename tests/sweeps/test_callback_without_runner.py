@@ -21,27 +21,31 @@ def ftscale(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(in_repo, test_ladder, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(
+    backend, in_repo, test_ladder, tmp_path, request
+):
+    store = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     env = os.environ | {"HOME": str(tmp_path), "WANDB_MODE": "offline"}  # no credentials: offline W&B
     env.pop("WANDB_API_KEY", None)
     sweep = tmp_path / "sweep"
-    init = ftscale("sweep", "init", SPEC, "--dir", str(sweep), env=env)
+    init = ftscale("sweep", "init", SPEC, "--dir", str(sweep), *(["--store", store] if store else []), env=env)
     commands = [shlex.split(line)[1:] for line in init.stdout.splitlines()]
     assert init.returncode == 0 and len(commands) == 3, init.stderr
 
     # The second point's training raises (its subset is larger than the data), and the last one fails too.
     failing = ["--data.train_size", "100000"]
     runs = [ftscale(*commands[0], env=env), ftscale(*commands[1], *failing, env=env)]
-    store = open_store(sweep)
-    assert store.counts() == {"pending": 1, "running": 0, "done": 1, "failed": 1}
+    results = open_store(sweep, store)
+    assert results.counts() == {"pending": 1, "running": 0, "done": 1, "failed": 1}
     assert not (sweep / "laws.json").exists()  # not complete yet: nobody fits
     runs.append(ftscale(*commands[2], *failing, env=env))
     assert all(run.returncode != 0 for run in runs[1:]) and runs[0].returncode == 0, runs[0].stderr[-2000:]
 
-    rows = {row["id"]: row for row in store.rows()}
+    rows = {row["id"]: row for row in results.rows()}
     failed = [row for row in rows.values() if row["status"] == "failed"]
     assert len(failed) == 2 and all("train_size=100000" in row["error"] for row in failed)
-    assert store.completed_by() is not None  # the last, failing run completed the sweep and fitted it
+    assert results.completed_by() is not None  # the last, failing run completed the sweep and fitted it
     laws = json.loads((sweep / "laws.json").read_text())
     assert [p["id"] for p in laws["points"]] == [row["id"] for row in rows.values() if row["status"] == "done"]
     assert (sweep / "report.html").read_text().startswith("<!DOCTYPE html>")
