@@ -119,3 +119,10 @@ def _remove(target: dict[str, Any], items: Any) -> None:
         for key in parents:
             node = node.get(key, {})
         node.pop(last, None)
+
+
+def run_job_type(run_dir: Path) -> str:
+    """The job type of an offline run, from its first records (the run need not have finished: a run whose
+    process failed may still be closing when a test looks)."""
+    (path,) = Path(run_dir).glob("run-*.wandb")
+    return next(r.run.job_type for r in records(path) if r.WhichOneof("record_type") == "run")

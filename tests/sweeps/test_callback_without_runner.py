@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from ftscale.sweeps.layout import open_store
-from tests.wandb_offline import read_offline_run
+from tests.wandb_offline import read_offline_run, run_job_type
 
 SPEC = "configs/sweeps/three_points.yaml"
 
@@ -51,10 +51,10 @@ def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(
     assert (sweep / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert sum("report:" in run.stderr for run in runs) == 1  # exactly one run fitted
 
-    offline = [read_offline_run(path) for path in (sweep / "wandb").glob("offline-run-*")]
-    jobs = Counter(run["run"]["job_type"] for run in offline)
-    assert jobs == {"finetune": 3, "scaling-law": 1}
-    (done,) = [run for run in offline if run["run"]["job_type"] == "finetune" and "test/loss" in run["summary"]]
+    run_dirs = list((sweep / "wandb").glob("offline-run-*"))
+    assert Counter(run_job_type(path) for path in run_dirs) == {"finetune": 3, "scaling-law": 1}
+    done_id = next(row["id"] for row in rows.values() if row["status"] == "done")
+    (done,) = [read_offline_run(path) for path in run_dirs if path.name.split("-")[-2] == done_id]
     steps = [row["_step"] for row in done["history"] if "train/loss" in row]
     assert len(steps) > 1 and any("val/loss" in row for row in done["history"])  # live curves, not a summary
     assert done["config"]["point_id"] in rows and done["run"]["group"] == "three-points"
