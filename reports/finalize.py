@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 
 from ftscale.analysis import PointResult, fit_sweep
-from ftscale.analysis.results import AXES
 from ftscale.analysis.wandb_points import merge_points, parse_path, points_from_wandb
 from ftscale.reports.figures import draw_figures
 from ftscale.reports.html import write_html
@@ -19,6 +18,7 @@ from ftscale.reports.wandb_report import publish_report
 from ftscale.reports.wandb_run import log_fit_run
 from ftscale.reports.wandb_settings import AGENT_ENV, project, under_agent, wandb_mode
 from ftscale.sweeps.layout import LAWS, open_store, sweep_spec_path
+from ftscale.sweeps.spec import held_out_rules
 
 BOOTSTRAP = 1000  # resamples per law for the intervals of the parameters and of the claims
 
@@ -43,7 +43,7 @@ def finalize_sweep(
     points = [PointResult.from_row(r) for r in open_store(sweep_dir, store).rows() if r["status"] == "done"]
     if from_wandb is not None:
         points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
-    held_out = _held_out(spec.get("held_out", []))
+    held_out = held_out_rules(spec.get("held_out", []))
     results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap)
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
@@ -71,11 +71,6 @@ def complete_sweep(sweep_dir: str | Path, store: str | None = None, wandb: str |
         return
     report = finalize_sweep(sweep_dir, store, wandb)
     print(f"laws: {Path(sweep_dir) / LAWS}\nreport: {report}", file=sys.stderr)
-
-
-def _held_out(raw: list | dict) -> dict[str, list[str]]:
-    """The spec's held-out rules per axis (a list applies to every axis)."""
-    return {axis: list(raw.get(axis, [])) for axis in AXES} if isinstance(raw, dict) else dict.fromkeys(AXES, raw)
 
 
 def _task(spec: dict) -> str:

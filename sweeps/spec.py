@@ -156,7 +156,7 @@ def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
         default=default,
         train_sizes=tuple(train_sizes),
         seeds=tuple(seeds),
-        held_out=_held_out(raw.get("held_out", [])),
+        held_out=held_out_rules(raw.get("held_out", [])),
         data=data,
         trainer=trainer,
         recipe=recipe,
@@ -590,7 +590,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _held_out(raw: Any) -> dict[str, tuple[str, ...]]:
+def held_out_rules(raw: Any) -> dict[str, tuple[str, ...]]:
     """Held-out rules per axis: a list applies to every axis, a mapping gives each axis its own."""
     per_axis = raw if isinstance(raw, dict) else dict.fromkeys(AXES, raw)
     ok = set(per_axis) <= set(AXES) and all(
