@@ -121,8 +121,15 @@ def _remove(target: dict[str, Any], items: Any) -> None:
         node.pop(last, None)
 
 
-def run_job_type(run_dir: Path) -> str:
-    """The job type of an offline run, from its first records (the run need not have finished: a run whose
-    process failed may still be closing when a test looks)."""
+def run_job_type(run_dir: Path, timeout_s: float = 30.0) -> str:
+    """The job type of an offline run, from its `run` record (the run need not have finished: wandb-core writes
+    in the background, and a run whose process failed may still be closing when a test looks)."""
     (path,) = Path(run_dir).glob("run-*.wandb")
-    return next(r.run.job_type for r in records(path) if r.WhichOneof("record_type") == "run")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [r.run.job_type for r in records(path) if r.WhichOneof("record_type") == "run"]
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path}: no run record after {timeout_s} s")
+        time.sleep(0.05)

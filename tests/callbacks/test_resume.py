@@ -44,10 +44,13 @@ def test_a_killed_run_resumes_from_its_last_save_and_matches_an_uninterrupted_on
     deadline = time.monotonic() + 600
     while not resume_path(run_dir).is_file():
         assert first.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-2000:]
-        time.sleep(0.05)
-    time.sleep(0.5)  # the save is one write; let it finish
+        time.sleep(0.005)
+    # Freeze it at once: on a fast machine the 6 steps can end (and drop the state) within a fraction of a second.
+    # Lightning writes the file through a temporary and a rename, so once it exists it is whole.
+    os.kill(first.pid, signal.SIGSTOP)
+    assert first.poll() is None, "the run ended before it could be killed"
     os.kill(first.pid, signal.SIGKILL)
-    first.wait()
+    assert first.wait() == -signal.SIGKILL
 
     again = start(run_dir, tmp_path / "again.log")
     assert again.wait(timeout=600) == 0, (tmp_path / "again.log").read_text()[-2000:]
