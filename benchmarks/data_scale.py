@@ -1,11 +1,12 @@
 """Data at the paper's scale: one `ftscale fit` on a generated WMT-schema JSONL of N pairs, cold and warm cache.
 
 Measures the time to the first training step (from process start), the wall time, the peak RSS of the
-process tree (sampled every 50 ms) and the tokenization rate (examples tokenized per second of the cold
-run's extra time over the warm run's). The backbone is a randomly initialised ladder model with the world
-tokenizer, so nothing is pretrained.
+process tree (sampled every 50 ms), the 1-minute load average when each run starts, and the rate of the cold
+run's extra work (pairs of the split per second of the cold run's extra time over the first warm run's). The
+backbone is a randomly initialised ladder model with the world tokenizer, so nothing is pretrained.
 
-    python benchmarks/data_scale.py [--pairs 1000000] [--train-size 100000] [--code-root DIR]
+    python benchmarks/data_scale.py [--pairs 1000000] [--train-size 100000] [--eval-pairs 500] [--warm-runs 1]
+        [--code-root DIR]
 
 `--code-root` runs the `ftscale` of another checkout (e.g. `git worktree add /tmp/old HEAD`) for a before/after.
 """
@@ -67,13 +68,17 @@ def write_wmt_jsonl(path: Path, pairs: int, seed: int) -> None:
                 file.write(json.dumps({"translation": {"en": en, "de": de}}, ensure_ascii=False) + "\n")
 
 
-def prepare(folder: Path, pairs: int) -> dict[str, str]:
-    """The split files (train of `pairs`, 500-pair validation and test), generated once."""
-    files = {"train": folder / f"train-{pairs}.jsonl", "validation": folder / "validation.jsonl"}
-    files["test"] = folder / "test.jsonl"
+def prepare(folder: Path, pairs: int, eval_pairs: int = 500) -> dict[str, str]:
+    """The split files (train of `pairs`, validation and test of `eval_pairs`), generated once."""
+    sizes = {"train": pairs, "validation": eval_pairs, "test": eval_pairs}
+    # The 500-pair files keep their first names, so files generated before the option stay in use.
+    files = {
+        split: folder / (f"{split}.jsonl" if split != "train" and n == 500 else f"{split}-{n}.jsonl")
+        for split, n in sizes.items()
+    }
     for seed, (split, path) in enumerate(files.items()):
         if not path.is_file():
-            write_wmt_jsonl(path.with_suffix(".tmp"), pairs if split == "train" else 500, seed)
+            write_wmt_jsonl(path.with_suffix(".tmp"), sizes[split], seed)
             path.with_suffix(".tmp").replace(path)
     return {split: str(path) for split, path in files.items()}
 
@@ -104,10 +109,12 @@ def tree_rss(process: psutil.Process) -> int:
 
 
 def run_fit(args: list[str], env: dict[str, str], rss_limit: int) -> dict[str, float]:
-    """Wall time, peak tree RSS and time to the first step of one run (killed above `rss_limit` bytes)."""
+    """Wall time, peak tree RSS, time to the first step and the load average at the start of one run (killed above
+    `rss_limit` bytes)."""
     with tempfile.NamedTemporaryFile(suffix=".clock") as clock, tempfile.TemporaryDirectory() as root:
         env = {**env, CLOCK_ENV: clock.name}
         args = [*args, "--trainer.default_root_dir", root]  # a run directory of its own: its config.yaml is new
+        load = os.getloadavg()[0]  # the machine may be shared: times are only comparable at similar loads
         start = time.perf_counter()
         child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         process, peak = psutil.Process(child.pid), 0
@@ -122,21 +129,24 @@ def run_fit(args: list[str], env: dict[str, str], rss_limit: int) -> dict[str, f
         if child.returncode:
             over = peak > rss_limit
             print(f"run {'killed above the RSS limit' if over else 'failed'}: {stderr[-2000:]}", file=sys.stderr)
-            return {"wall_s": wall, "peak_rss_gib": peak / 2**30, "first_step_s": float("nan"), "failed": True}
+            failed = {"first_step_s": float("nan"), "load": load, "failed": True}
+            return {"wall_s": wall, "peak_rss_gib": peak / 2**30, **failed}
         first = float(Path(clock.name).read_text() or "nan")
-    return {"wall_s": wall, "peak_rss_gib": peak / 2**30, "first_step_s": first}
+    return {"wall_s": wall, "peak_rss_gib": peak / 2**30, "first_step_s": first, "load": load}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1_000_000, help="training pairs (1M; 5M and 25M for scale)")
     parser.add_argument("--train-size", type=int, default=100_000)
+    parser.add_argument("--eval-pairs", type=int, default=500, help="pairs of the validation and the test split")
+    parser.add_argument("--warm-runs", type=int, default=1, help="warm-cache runs after the cold one")
     parser.add_argument("--folder", type=Path, default=Path("/tmp/ftscale-data-scale"))
     parser.add_argument("--code-root", default="", help="checkout whose ftscale to run (default: the installed one)")
     parser.add_argument("--rss-limit-gib", type=float, default=16.0, help="kill a run whose tree RSS passes this")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
-    files = prepare(args.folder, args.pairs)
+    files = prepare(args.folder, args.pairs, args.eval_pairs)
     data = {"class_path": "ftscale.datamodules.Translation", "init_args": {"data_files": files, "drop_empty": True}}
     (args.folder / "data.yaml").write_text(yaml.safe_dump(data))
     repo = Path(__file__).resolve().parents[1]
@@ -156,9 +166,11 @@ def main() -> None:
     command += ["--trainer.enable_progress_bar", "false"]
     with tempfile.TemporaryDirectory(dir=args.folder) as cache:
         env = {**os.environ, "FTSCALE_CACHE": cache, "HF_DATASETS_CACHE": f"{cache}/hf", "PYTHONPATH": str(repo)}
-        runs = {name: run_fit(command, env, int(args.rss_limit_gib * 2**30)) for name in ("cold", "warm")}
-    extra = runs["cold"]["first_step_s"] - runs["warm"]["first_step_s"]
-    print(json.dumps({"pairs": args.pairs, "train_size": args.train_size, "code": args.code_root or "installed"}))
+        names = ["cold", *(f"warm{i + 1}" if args.warm_runs > 1 else "warm" for i in range(args.warm_runs))]
+        runs = {name: run_fit(command, env, int(args.rss_limit_gib * 2**30)) for name in names}
+    extra = runs["cold"]["first_step_s"] - runs[names[1]]["first_step_s"]
+    setup = {"pairs": args.pairs, "train_size": args.train_size, "eval_pairs": args.eval_pairs}
+    print(json.dumps({**setup, "code": args.code_root or "installed", "cpus": os.cpu_count()}))
     for name, run in runs.items():
         print(f"{name}: " + ", ".join(f"{key} {value:.2f}" for key, value in run.items()))
     print(f"cold - warm to first step: {extra:.2f} s ({args.pairs / extra:,.0f} pairs of the split per second)")

@@ -200,5 +200,19 @@ def check_config_files(argv: list[str]) -> None:
 def main(argv: list[str] | None) -> int:
     """`ftscale fit|validate|test ...` (argv None: LightningCLI reads sys.argv)."""
     check_config_files(sys.argv[1:] if argv is None else argv)
-    FtscaleCLI(argv)
+    try:
+        FtscaleCLI(argv)
+    except BaseException:
+        finish_wandb_run(exit_code=1)
+        raise
+    finish_wandb_run(exit_code=0)
     return 0
+
+
+def finish_wandb_run(exit_code: int) -> None:
+    """End the run's W&B run now, marked finished or failed: Lightning leaves it open, and a process that ends
+    (or a runner that starts the next point) before wandb's exit hook has written the run's last records loses
+    them."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.run.finish(exit_code=exit_code)

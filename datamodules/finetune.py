@@ -15,10 +15,13 @@ from ftscale.datamodules.batching import PadCollator, TokenizedPairs
 from ftscale.datamodules.length_grouping import SeededLengthGroupedSampler
 from ftscale.datamodules.packing import PackCollator, check_packable
 from ftscale.datamodules.shots import Demonstrations
+from ftscale.datamodules.splits import gather, split_languages
 from ftscale.datamodules.subsets import nested_subset
 from ftscale.datamodules.tokenizing import (
+    cached_tokens,
     chunk_bounds,
     fingerprint,
+    gather_groups,
     processes,
     tokenize_split,
     tokenizer_fingerprint,
@@ -133,15 +136,19 @@ class FinetuneDataModule(L.LightningDataModule):
         """Examples trained on: train_size, or the whole training split."""
         return self.train_size if self.train_size is not None else len(self.examples("train"))
 
+    def check_train_size(self, size: int) -> None:
+        """Fail unless the training split has `size` examples."""
+        total = len(self.examples("train"))
+        if size > total:
+            raise ValueError(
+                f"data.train_size={size} is larger than the training split ({total} examples); use "
+                f"1 <= data.train_size <= {total}"
+            )
+
     def subset(self, size: int) -> np.ndarray:
         """The nested subset of `size` examples of the training split (indices, in subset order)."""
-        languages = self.examples("train").data.column("language")
-        if size > len(languages):
-            raise ValueError(
-                f"data.train_size={size} is larger than the training split ({len(languages)} "
-                f"examples); use 1 <= data.train_size <= {len(languages)}"
-            )
-        return nested_subset(languages, size, self.subset_seed)
+        self.check_train_size(size)
+        return nested_subset(self.examples("train").data.column("language"), size, self.subset_seed)
 
     def train_indices(self) -> np.ndarray:
         """Indices into the training split of the examples trained on, in subset order."""
@@ -191,7 +198,7 @@ class FinetuneDataModule(L.LightningDataModule):
         example per language), the data, and on evaluation splits the k-shot draw."""
         examples = self.examples(split)
         shots = split != "train" and self.num_shots > 0
-        languages = sorted(pc.unique(examples.data.column("language")).to_pylist())
+        languages = split_languages(examples)
         return (
             tokenizer_fingerprint(self.tokenizer, self.hf_tokenizer),
             (self.max_source_tokens, self.max_target_tokens, shots),
@@ -208,17 +215,26 @@ class FinetuneDataModule(L.LightningDataModule):
             key = fingerprint(*self.cache_key(split))
             return tokenize_split(examples, encode, key, processes(len(examples), self.num_proc))
         size = self.num_train_examples
-        bounds = chunk_bounds(size, len(examples))
-        # The subset that fills the last chunk; its first `size` are the training subset (subsets are nested).
-        # A train_size beyond the split fails here, before the tokenizer loads.
-        order = self.subset(max(size, bounds[-1][1]))
-        base, chunks = self.cache_key(split), []
-        for start, end in bounds:
-            key = fingerprint(*base, (self.subset_seed, start, end))
-            chunks.append(
-                tokenize_split(examples.select(order[start:end]), encode, key, processes(end - start, self.num_proc))
-            )
-        return datasets.concatenate_datasets(chunks).select(range(self.num_train_examples))
+        self.check_train_size(size)  # before the tokenizer loads
+        base = self.cache_key(split)
+        keys = {bounds: fingerprint(*base, (self.subset_seed, *bounds)) for bounds in chunk_bounds(size, len(examples))}
+        chunks = {bounds: cached_tokens(key) for bounds, key in keys.items()}
+        missing = [bounds for bounds, chunk in chunks.items() if chunk is None]
+        # A warm run stops here: it needs neither the subset order nor a pass over the split.
+        if missing:
+            order = self.subset(missing[-1][1])  # nested: its prefixes are every smaller subset's
+            for group in gather_groups(missing):
+                # The examples of a few chunks, read in one pass over the split (the chunks are in subset order, a
+                # random take from all of it).
+                table = gather(examples, np.concatenate([order[start:end] for start, end in group]))
+                offset = 0
+                for start, end in group:
+                    # Named by its key: `datasets` would otherwise fingerprint an in-memory table by hashing its rows.
+                    rows = datasets.Dataset(table.slice(offset, end - start), fingerprint=keys[start, end])
+                    num_proc = processes(end - start, self.num_proc)
+                    chunks[start, end] = tokenize_split(rows, encode, keys[start, end], num_proc)
+                    offset += end - start
+        return datasets.concatenate_datasets(list(chunks.values())).select(range(size))
 
     def dataset(self, split: str) -> TokenizedPairs:
         """The tokenized examples of a split (for "train", of the training subset, in subset order), with

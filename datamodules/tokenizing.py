@@ -1,12 +1,13 @@
 """Tokenizing with `Dataset.map`, cached on disk by a fingerprint of everything that decides the ids.
 
 Evaluation splits are tokenized whole. A training split is tokenized in the order of its nested subset, in
-chunks that double in size (1024, 1024, 2048, 4096, ... examples): a run tokenizes at most about twice its
-`train_size` (not the whole split: at ~2-3K examples/s per core, 1M pairs would take minutes for a run that
-trains on 100K), and the points of a sweep that share a subset seed share every chunk their subsets share.
+chunks that double in size (1024, 1024, 2048, 4096, ... examples) up to MAX_CHUNK: a run tokenizes at most about
+twice its `train_size` (not the whole split: at ~2-3K examples/s per core, 1M pairs would take minutes for a run
+that trains on 100K), and the points of a sweep that share a subset seed share every chunk their subsets share.
 """
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,10 @@ TOKENIZER_FILES = ("tokenizer", "special_tokens_map", "vocab", "merges", "added_
 # Below this many examples per process, starting processes costs more than it saves (benchmarks/data_scale.py).
 PARALLEL_MIN_ROWS = 50_000
 FIRST_CHUNK = 1024
+# Chunks stop doubling here: a chunk's examples are gathered in memory before tokenizing (`splits.gather`).
+MAX_CHUNK = 2**17
+# Examples gathered in one pass over a split (~250 MB of WMT-length pairs); larger runs take more passes.
+GATHER_ROWS = 2**19
 FEATURES = datasets.Features(
     {
         "target": datasets.Value("string"),
@@ -55,8 +60,20 @@ def chunk_bounds(size: int, total: int) -> list[tuple[int, int]]:
     bounds, start, end = [], 0, FIRST_CHUNK
     while start < size:
         bounds.append((start, min(end, total)))
-        start, end = end, 2 * end
+        start, end = end, end + min(end, MAX_CHUNK)
     return bounds
+
+
+def gather_groups(bounds: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Consecutive chunks in groups of at most GATHER_ROWS examples (or a single chunk), one pass over the split
+    each."""
+    groups: list[list[tuple[int, int]]] = []
+    for start, end in bounds:
+        if groups and sum(e - s for s, e in groups[-1]) + end - start <= GATHER_ROWS:
+            groups[-1].append((start, end))
+        else:
+            groups.append([(start, end)])
+    return groups
 
 
 def processes(rows: int, requested: int | None) -> int:
@@ -78,7 +95,7 @@ def tokenize_split(
     """`encode(batch, positions)` over a split (batched, `num_proc` processes), or its cache of `key`; the result
     keeps the `target` and `language` columns, for the batches' references and languages."""
     with progress_bars(len(split)):
-        return split.map(
+        tokenized = split.map(
             encode,
             batched=True,
             with_indices=True,
@@ -89,3 +106,20 @@ def tokenize_split(
             num_proc=num_proc if num_proc > 1 else None,
             desc="tokenizing",
         )
+    # The files `map` wrote (one per process), named for `cached_tokens`, which needs no input split to find them.
+    manifest = cache_dir("tokenized") / f"{key}.json"
+    tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([Path(f["filename"]).name for f in tokenized.cache_files]))
+    tmp.replace(manifest)
+    return tokenized
+
+
+def cached_tokens(key: str) -> datasets.Dataset | None:
+    """What `tokenize_split` stored under `key`, or None if it has not finished."""
+    manifest = cache_dir("tokenized") / f"{key}.json"
+    if not manifest.is_file():
+        return None
+    files = [manifest.with_name(name) for name in json.loads(manifest.read_text())]
+    if not all(path.is_file() for path in files):  # a cache pruned by hand
+        return None
+    return datasets.concatenate_datasets([datasets.Dataset.from_file(str(path)) for path in files])

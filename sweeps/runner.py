@@ -165,7 +165,7 @@ def run_sweep(
     if retry_failed:
         results.retry_failed()
     if pretrain:
-        pretrain_spec(spec)
+        pretrain_spec(spec, workers)
     execute = execute or (run_isolated if isolate else run_in_process)
     kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete}
     with _progress(results, spec.name, show_progress) as refresh:
@@ -335,7 +335,8 @@ def _error_text(error: BaseException, log_path: Path) -> str:
 def _run_workers(target: Target, workers: int, refresh: Callable[[], None], kwargs: dict) -> None:
     # Spawned, not forked: a fork of a process holding torch threads or an open SQLite handle is unsafe.
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=drain, args=(target,), kwargs=kwargs) for _ in range(workers)]
+    threads = threads_per_worker(workers)
+    processes = [context.Process(target=_drain_on, args=(target, threads), kwargs=kwargs) for _ in range(workers)]
     for process in processes:
         process.start()
     try:
@@ -349,6 +350,14 @@ def _run_workers(target: Target, workers: int, refresh: Callable[[], None], kwar
     crashed = [p.exitcode for p in processes if p.exitcode]
     if crashed:
         raise RuntimeError(f"{len(crashed)} of {workers} runner processes crashed (exit codes {crashed})")
+
+
+def _drain_on(target: Target, threads: int, **kwargs) -> int:
+    """`drain` in a runner process whose points use `threads` torch threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return drain(target, **kwargs)
 
 
 def _run_threads(target: Target, executors: Sequence[Executor], refresh: Callable[[], None], kwargs: dict) -> None:
@@ -372,12 +381,25 @@ def _run_threads(target: Target, executors: Sequence[Executor], refresh: Callabl
         raise failures[0]
 
 
-def pretrain_spec(spec: SweepSpec) -> None:
-    """Pretrain (cached) every ladder checkpoint the spec's points use, so runners never race on it."""
+def pretrain_spec(spec: SweepSpec, workers: int = 1) -> None:
+    """Pretrain (cached) every ladder checkpoint the spec's points use, so runners never race on it; with
+    `workers`, that many sizes at once, sharing this machine's cores."""
     from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 
     if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
-        pretrain_ladder(replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes)))
+        config = replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes))
+        pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))))
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of `workers` processes sharing this machine's cores: more threads than cores make
+    every process wait on the others (small models on a few cores train several times slower)."""
+    return max(1, available_cpus() // workers)
 
 
 @contextlib.contextmanager

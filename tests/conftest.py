@@ -4,9 +4,14 @@ import os
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer, LlamaForCausalLM
 
-from tests.hub_cache import TinyHub, build_hub_cache, use_hub_cache
+from ftscale.cli.main import wait_passively
+
+wait_passively()  # before torch loads: the tests' runs and the subprocesses they start share the cores
+
+from transformers import AutoTokenizer, LlamaForCausalLM  # noqa: E402
+
+from tests.hub_cache import TinyHub, build_hub_cache, use_hub_cache  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_LADDER = ROOT / "configs" / "pretrain" / "test.yaml"

@@ -17,6 +17,10 @@ from ftscale.datamodules.sources.located import Located, file_blocks, table_bloc
 from ftscale.datamodules.sources.scan import explain_jsonl, jsonl_line, numbered_lines
 
 TSV_COLUMNS = ("source", "target")
+# Most rows in one record batch of the builders' Arrow files (the builders read about 10 MB at a time, so batches
+# stay about that size). Mapping a file reads every batch's header and the kernel maps 64 KiB around each read:
+# `datasets`' default of 1,000 rows would put ~15% of a large file in the resident set.
+WRITER_BATCH_ROWS = 100_000
 
 
 def _existing(path: str | Path) -> Path:
@@ -30,7 +34,13 @@ def build(builder: str, path: Path) -> datasets.Dataset:
     """The file as a memory-mapped `datasets.Dataset` through one of `datasets`' packaged builders."""
     # A small file reads in a blink: its progress bar would only clutter a sweep's output.
     with progress_bars(path.stat().st_size // 100):
-        return datasets.load_dataset(builder, data_files=str(path), split="train", cache_dir=str(cache_dir("datasets")))
+        return datasets.load_dataset(
+            builder,
+            data_files=str(path),
+            split="train",
+            cache_dir=str(cache_dir("datasets")),
+            writer_batch_size=WRITER_BATCH_ROWS,
+        )
 
 
 def _empty(path: Path, what: str) -> ValueError:
