@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -23,6 +25,9 @@ from ftscale.analysis.results import (
 
 FORMS = (sl.MULTIPLICATIVE, sl.ADDITIVE, sl.RECTIFIED_JOINT)
 LEVEL = 0.95
+# Distinct grid starts refined per fit (the engine's default is 16): on the demo's laws 4 reach the same
+# optimum at a quarter of the time (docs/benchmarks.md, "The end-of-sweep analysis").
+REFINE = 4
 HeldOut = Mapping[str, Sequence[str]]  # axis -> rules of the points kept out of its fits
 
 
@@ -39,26 +44,58 @@ def series(points: list[PointResult], method: str, axis: str) -> sl.Points | Non
 
 
 def fit_sweep(
-    sweep: str, task: str, points: list[PointResult], held_out: HeldOut, bootstrap: int = 1000, seed: int = 0
+    sweep: str,
+    task: str,
+    points: list[PointResult],
+    held_out: HeldOut,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    workers: int = 1,
 ) -> SweepResults:
-    """Fit every method along each of its axes (a method that cannot be fitted yet is listed as skipped)."""
+    """Fit every method along each of its axes (a method that cannot be fitted yet is listed as skipped); with
+    `workers` > 1 the methods are fitted in that many processes at once (the same results)."""
     results = SweepResults(sweep, task, points)
     delta_h: dict[str, np.ndarray] = {}
-    for method in sorted({p.method for p in points if p.axes}):
-        by_axis = {axis: s for axis in AXES if (s := series(points, method, axis)) is not None}
-        try:
-            fits = _fit_method(by_axis, held_out, bootstrap, seed)
-        except sl.ScalingLawError as error:
-            results.skipped.append(Skipped(method, sorted(by_axis), str(error)))
+    methods = sorted({p.method for p in points if p.axes})
+    jobs = [(method, _series_by_axis(points, method), held_out, bootstrap, seed) for method in methods]
+    if workers > 1 and len(jobs) > 1:
+        # Spawned, not forked: the caller may hold threads (a point's Trainer, W&B).
+        with ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn")) as pool:
+            fitted = list(pool.map(_fit_and_rank, *zip(*jobs, strict=True)))
+    else:
+        fitted = [_fit_and_rank(*job) for job in jobs]
+    for outcome in fitted:
+        if isinstance(outcome, Skipped):
+            results.skipped.append(outcome)
             continue
-        for axis, fit in fits.items():
-            results.laws.append(LawFit(method, axis, fit))
-            results.forms.append(_ranking(method, axis, by_axis[axis], held_out.get(axis)))
-            if fit.bootstrap_params and fit.n_held_out:
-                delta_h[f"{method}/{axis}"] = _held_out_error_samples(fit, by_axis[axis], held_out.get(axis))
+        laws, rankings, errors = outcome
+        results.laws += laws
+        results.forms += rankings
+        delta_h |= errors
     results.critical = critical_sizes(results.laws, points)
     results.claims = judge_claims(results.laws, delta_h, points, LEVEL)
     return results
+
+
+def _series_by_axis(points: list[PointResult], method: str) -> dict[str, sl.Points]:
+    return {axis: s for axis in AXES if (s := series(points, method, axis)) is not None}
+
+
+def _fit_and_rank(
+    method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, bootstrap: int, seed: int
+) -> tuple[list[LawFit], list[FormRanking], dict[str, np.ndarray]] | Skipped:
+    """One method's laws, form rankings and held-out error samples, or why it cannot be fitted yet."""
+    try:
+        fits = _fit_method(by_axis, held_out, bootstrap, seed)
+    except sl.ScalingLawError as error:
+        return Skipped(method, sorted(by_axis), str(error))
+    laws, rankings, delta_h = [], [], {}
+    for axis, fit in fits.items():
+        laws.append(LawFit(method, axis, fit))
+        rankings.append(_ranking(method, axis, by_axis[axis], held_out.get(axis)))
+        if fit.bootstrap_params and fit.n_held_out:
+            delta_h[f"{method}/{axis}"] = _held_out_error_samples(fit, by_axis[axis], held_out.get(axis))
+    return laws, rankings, delta_h
 
 
 def _fit_method(by_axis: dict[str, sl.Points], held_out: HeldOut, bootstrap: int, seed: int) -> dict[str, sl.FitResult]:
@@ -68,9 +105,11 @@ def _fit_method(by_axis: dict[str, sl.Points], held_out: HeldOut, bootstrap: int
         raise sl.ScalingLawError("no axis has points at two or more values of X yet")
     stage1 = [a for a in ("model_size", "pretrain_tokens") if a in by_axis] or None
     if bootstrap:
-        result = sl.bootstrap_two_stage(by_axis, stage1=stage1, held_out=held_out, n=bootstrap, seed=seed, level=LEVEL)
+        result = sl.bootstrap_two_stage(
+            by_axis, stage1=stage1, held_out=held_out, n=bootstrap, seed=seed, level=LEVEL, refine=REFINE
+        )
     else:
-        result = sl.fit_two_stage(by_axis, stage1=stage1, held_out=held_out)
+        result = sl.fit_two_stage(by_axis, stage1=stage1, held_out=held_out, refine=REFINE)
     return result.fits
 
 
@@ -84,7 +123,7 @@ def _held_out_error_samples(fit: sl.FitResult, points: sl.Points, rules: Sequenc
 def _ranking(method: str, axis: str, points: sl.Points, rules: Sequence[str] | None) -> FormRanking:
     fitted = int((~sl.held_out_mask(points, rules)).sum())
     forms = [form for form in FORMS if len(form.params) <= fitted]  # a form with more parameters than points: left out
-    comparison = sl.compare_forms(points.x, points.df, points.loss, forms, held_out=rules)
+    comparison = sl.compare_forms(points.x, points.df, points.loss, forms, held_out=rules, refine=REFINE)
     ranking = [{"law": f.law, "delta_e": f.delta_e, "delta_h": f.delta_h} for f in comparison.fits]
     return FormRanking(method, axis, comparison.winner.law, ranking)
 

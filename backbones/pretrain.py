@@ -114,11 +114,17 @@ def read_manifest(config: PretrainConfig, size: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def pretrain_ladder(config: PretrainConfig, workers: int = 1, threads: int | None = None) -> dict[str, dict]:
+def pretrain_ladder(
+    config: PretrainConfig,
+    workers: int = 1,
+    threads: int | None = None,
+    worker_setup: Callable[[], None] | None = None,
+) -> dict[str, dict]:
     """Pretrain every size of `config` that is not cached yet; return each size's manifest.
 
-    With `workers` > 1 the sizes train at once in processes of their own, each on `threads` torch threads: on a
-    few CPU cores, tiny models train faster side by side than one after another on all cores.
+    With `workers` > 1 the sizes train at once in processes of their own, each on `threads` torch threads and
+    set up by `worker_setup` (e.g. the CLI's quiet logging): on a few CPU cores, tiny models train faster side by
+    side than one after another on all cores.
     """
     todo = [s for s in config.sizes if read_manifest(config, s) is None]
     tokenizer_dir = world_tokenizer(config.world_seed, config.vocab_size)
@@ -134,7 +140,8 @@ def pretrain_ladder(config: PretrainConfig, workers: int = 1, threads: int | Non
             task = progress.add_task(", ".join(todo), total=len(todo) * max(config.token_budgets))
             advance = functools.partial(progress.advance, task)
             if workers > 1 and len(todo) > 1:
-                _pretrain_side_by_side(config, todo, tokenizer_dir, min(workers, len(todo)), threads, advance)
+                workers = min(workers, len(todo))
+                _pretrain_side_by_side(config, todo, tokenizer_dir, workers, (threads, worker_setup), advance)
             else:
                 for size in todo:
                     _pretrain_size(config, size, tokenizer_dir, advance)
@@ -146,14 +153,14 @@ def _pretrain_side_by_side(
     sizes: list[str],
     tokenizer_dir: Path,
     workers: int,
-    threads: int | None,
+    setup: tuple[int | None, Callable[[], None] | None],
     advance: Callable[[int], None],
 ) -> None:
     # Spawned, not forked (torch threads); the largest sizes first, so the longest run starts at once.
     context = multiprocessing.get_context("spawn")
     tokens = context.Queue()
     order = sorted(sizes, key=lambda s: -LADDER[s].hidden * LADDER[s].layers)
-    with ProcessPoolExecutor(workers, context, initializer=_pretrain_worker, initargs=(tokens, threads)) as pool:
+    with ProcessPoolExecutor(workers, context, initializer=_pretrain_worker, initargs=(tokens, *setup)) as pool:
         futures = [pool.submit(_pretrain_size, config, size, tokenizer_dir, None) for size in order]
         while not all(future.done() for future in futures):
             with contextlib.suppress(queue.Empty):
@@ -165,11 +172,13 @@ def _pretrain_side_by_side(
 _TOKENS = None  # in a pretraining worker: the queue its progress goes to
 
 
-def _pretrain_worker(tokens, threads: int | None) -> None:
+def _pretrain_worker(tokens, threads: int | None, setup: Callable[[], None] | None) -> None:
     global _TOKENS
     _TOKENS = tokens
     if threads:
         torch.set_num_threads(threads)
+    if setup is not None:
+        setup()
 
 
 def _pretrain_size(

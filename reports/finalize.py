@@ -44,7 +44,7 @@ def finalize_sweep(
     if from_wandb is not None:
         points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
     held_out = held_out_rules(spec.get("held_out", []))
-    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap)
+    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=len(os.sched_getaffinity(0)))
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
     report = write_html(sections, f"ftscale sweep {results.sweep}", sweep_dir)

@@ -385,10 +385,11 @@ def pretrain_spec(spec: SweepSpec, workers: int = 1) -> None:
     """Pretrain (cached) every ladder checkpoint the spec's points use, so runners never race on it; with
     `workers`, that many sizes at once, sharing this machine's cores."""
     from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
+    from ftscale.cli.main import quiet_libraries
 
     if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
         config = replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes))
-        pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))))
+        pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))), quiet_libraries)
 
 
 def available_cpus() -> int:

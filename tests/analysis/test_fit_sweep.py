@@ -56,3 +56,15 @@ def test_a_method_that_cannot_be_fitted_yet_is_skipped_with_its_reason():
     (skipped,) = results.skipped
     assert skipped.method == "fmt" and skipped.reason
     assert [(law.method, law.axis) for law in results.laws] == [("lora", "model_size")]
+
+
+def test_methods_fitted_in_parallel_processes_give_the_same_results():
+    points = make_points(noise=0.01)
+    serial = fit_sweep("demo", "synthetic", points, HELD_OUT, bootstrap=20)
+    parallel = fit_sweep("demo", "synthetic", points, HELD_OUT, bootstrap=20, workers=2)
+    assert [(law.method, law.axis) for law in parallel.laws] == [(law.method, law.axis) for law in serial.laws]
+    for a, b in zip(serial.laws, parallel.laws, strict=True):
+        assert b.fit.params == pytest.approx(a.fit.params, rel=1e-6)
+        for name, interval in a.fit.intervals.items():
+            assert b.fit.intervals[name] == pytest.approx(interval, rel=1e-6, abs=1e-12)
+    assert [c.verdict for c in parallel.claims] == [c.verdict for c in serial.claims]
