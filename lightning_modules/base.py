@@ -1,5 +1,6 @@
 """The LightningModule every finetuning method shares; a method only decides what of the backbone trains."""
 
+import functools
 import importlib
 from pathlib import Path
 from typing import Any, Literal
@@ -81,7 +82,7 @@ class FinetuneModule(L.LightningModule):
         if self.model is not None:
             return
         attn_implementation = choose_attn_implementation(self.hparams.attn_implementation)
-        rank_zero_info(describe_attention(attn_implementation, self.hparams.attn_implementation))
+        _info_once(describe_attention(attn_implementation, self.hparams.attn_implementation))
         backbone = self.load(attn_implementation)
         if self.hparams.activation_checkpointing:
             # Hugging Face's own checkpointing keeps parameter names (torch's checkpoint_wrapper would not), so
@@ -249,3 +250,9 @@ def load_method(checkpoint: str | Path, **kwargs) -> FinetuneModule:
     if not (isinstance(cls, type) and issubclass(cls, FinetuneModule)):
         raise ValueError(f"{checkpoint}: {class_path!r} is not a FinetuneModule method")
     return cls.load_from_checkpoint(checkpoint, **kwargs)
+
+
+@functools.cache
+def _info_once(message: str) -> None:
+    """Say a message once per process (a runner or the pretraining loads many models alike)."""
+    rank_zero_info(message)
