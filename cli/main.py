@@ -22,6 +22,9 @@ COMMANDS = {
     "sweep": ("ftscale.cli.sweep", "plan, run, run one point of, summarise, migrate or export a sweep"),
     "demo": ("ftscale.cli.demo", "the whole study on the embedded world: pretrain, sweep, fit, report.html"),
 }
+# bitsandbytes' CPU backend offers a hub-downloaded kernel when imported; the built-in path works without it.
+# Set when this module loads, so spawned runner and pretraining processes (which load it first) are quiet too.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 USAGE = (
     "usage: ftscale <command> [options]\n\nMeasure how LLM finetuning scales (Zhang et al., ICLR 2024).\n\ncommands:\n"
     + "".join(f"  {name:9s}  {text}\n" for name, (_, text) in COMMANDS.items())
@@ -46,8 +49,6 @@ def quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(OwnInfoOnly())
-    # bitsandbytes' CPU backend offers a hub-downloaded kernel at import; the built-in path works without it.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     # wandb's own terminal lines (e.g. a deprecation warning about an option Lightning's WandbLogger passes).
     os.environ.setdefault("WANDB_SILENT", "true")
     # Lightning's own use of a deprecated torch pytree API; nothing a user can act on.
