@@ -139,10 +139,7 @@ def main() -> None:
     start = time.perf_counter()
     from ftscale.callbacks.scaling_law import lease_owner
     from ftscale.cli.main import quiet_libraries
-    from ftscale.sweeps import runner
-    from ftscale.sweeps.runner import _job, prepare_sweep, run_in_process
-
-    _pretrain = getattr(runner, "pretrain_spec", None) or runner._pretrain  # renamed while this was written
+    from ftscale.sweeps.runner import _job, prepare_sweep, pretrain_spec, run_in_process
 
     quiet_libraries()
     imports = time.perf_counter() - start
@@ -153,7 +150,7 @@ def main() -> None:
         from ftscale.sweeps.spec import load_spec
 
         t = time.perf_counter()
-        _pretrain(load_spec(args.spec))
+        pretrain_spec(load_spec(args.spec))
         report["pretrain_s"] = time.perf_counter() - t
         print(f"pretraining (cache miss unless cached): {report['pretrain_s']:.1f} s, load {loadavg()}")
 
@@ -165,7 +162,7 @@ def main() -> None:
             spec, target = prepare_sweep(args.spec, Path(tmp) / "sweep", wandb="offline")
             spec_s = time.perf_counter() - t
             t = time.perf_counter()
-            _pretrain(spec)  # what the runner does first: a cache hit once the ladder is pretrained
+            pretrain_spec(spec)  # what the runner does first: a cache hit once the ladder is pretrained
             hit_s = time.perf_counter() - t
             point = pick_point(spec, args.method, args.axis, args.train_size)
             store = target.open()

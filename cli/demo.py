@@ -8,7 +8,8 @@ from rich.console import Console
 
 from ftscale.cli import parsing
 from ftscale.reports.finalize import finalize_sweep
-from ftscale.sweeps.runner import available_cpus, run_sweep
+from ftscale.sweeps.cores import available_cpus
+from ftscale.sweeps.runner import run_sweep
 
 MAX_WORKERS = 4
 SPECS = {False: Path("configs/sweeps/demo.yaml"), True: Path("configs/sweeps/demo_quick.yaml")}

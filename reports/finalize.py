@@ -17,6 +17,7 @@ from ftscale.reports.sections import build_sections
 from ftscale.reports.wandb_report import publish_report
 from ftscale.reports.wandb_run import log_fit_run
 from ftscale.reports.wandb_settings import AGENT_ENV, project, under_agent, wandb_mode
+from ftscale.sweeps.cores import available_cpus
 from ftscale.sweeps.layout import LAWS, open_store, sweep_spec_path
 from ftscale.sweeps.spec import held_out_rules
 
@@ -44,7 +45,7 @@ def finalize_sweep(
     if from_wandb is not None:
         points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
     held_out = held_out_rules(spec.get("held_out", []))
-    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=len(os.sched_getaffinity(0)))
+    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=available_cpus())
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
     report = write_html(sections, f"ftscale sweep {results.sweep}", sweep_dir)

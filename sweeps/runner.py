@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ftscale.callbacks.scaling_law import LEASE_S, lease_owner
+from ftscale.sweeps.cores import threads_per_worker
 from ftscale.sweeps.layout import SPEC, open_store, point_dir
 from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args
 from ftscale.sweeps.store import LeaseLost, Store
@@ -390,17 +391,6 @@ def pretrain_spec(spec: SweepSpec, workers: int = 1) -> None:
     if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
         config = replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes))
         pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))), quiet_libraries)
-
-
-def available_cpus() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0))
-
-
-def threads_per_worker(workers: int) -> int:
-    """Torch threads for each of `workers` processes sharing this machine's cores: more threads than cores make
-    every process wait on the others (small models on a few cores train several times slower)."""
-    return max(1, available_cpus() // workers)
 
 
 @contextlib.contextmanager
