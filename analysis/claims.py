@@ -7,7 +7,9 @@ when it holds for every subject, does not hold when it fails for every subject, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,8 +19,11 @@ from ftscale.scaling_laws import percentile_interval
 HELD_OUT_ERROR = 0.05  # claim 1: "small" held-out error, as a mean absolute loss difference
 PET_SIZE_RATIO = 0.25  # claim 3: |alpha_t| below a quarter of alpha_m is "tiny"
 FMT = "fmt"
-BASE = "base"  # the untrained backbones' points, scored on the transfer task only
-TRANSFER_LOSS = "transfer/k0/loss"  # the zero-shot loss on a related task not finetuned on
+BASE = "base"  # the untrained backbones' points, scored on the evaluation tasks only
+# Claim 5 is judged on the retention task (a target language the finetuning does not train: what it may forget);
+# the transfer task (the finetuning's target language from another source) is shown beside it, not judged.
+RETENTION, TRANSFER = "retention", "transfer"
+EVALUATION_LOSS = re.compile(r"(transfer|retention)/k(\d+)/loss")  # zero-shot (k0) and k-shot losses
 
 Samples = dict[str, np.ndarray]  # subject -> per-resample values of the claim's quantity
 
@@ -123,32 +128,74 @@ def _param_samples(law: LawFit, name: str) -> np.ndarray | None:
 
 
 def _zero_shot(points: list[PointResult], level: float, n: int = 1000, seed: int = 0) -> Claim:
-    text = "PET keeps zero-shot ability better than FMT (smaller rise of the zero-shot loss on a related task)"
-    rises = _zero_shot_rises(points)
-    if FMT not in rises or len(rises) < 2:
-        why = "needs a transfer evaluation (spec field `transfer`) of the base models and of FMT and a PET method"
-        return _judge(5, text, "rise_FMT - rise_PET", 0.0, "above", {}, {}, level, why)
+    """Claim 5 on every retention shot count (each PET method x k is a subject; the claim holds when it holds for
+    all of them, zero- and few-shot alike), with the transfer task's comparison added as subjects not judged."""
+    text = (
+        "PET keeps zero- and few-shot ability better than FMT: a smaller rise, over the untrained backbone, of the "
+        "loss on a task whose target language the finetuning does not train"
+    )
+    quantity = "rise_FMT - rise_PET"
     rng = np.random.default_rng(seed)
+    retention = _rise_differences(points, RETENTION, rng, n)
+    transfer = _rise_differences(points, TRANSFER, rng, n)
+    if not retention[0]:
+        why = (
+            "needs a retention evaluation (spec field `retention`: a task whose target language the finetuning does "
+            "not train) of the base models, FMT and a PET method on the same backbones, subsets and seeds"
+        )
+        if transfer[0]:  # the transfer task measures what finetuning adds to a related task, not what it keeps
+            why += "; the transfer task alone measures transfer, not retention"
+        return _judge(5, text, quantity, 0.0, "above", {}, {}, level, why)
+    claim = _judge(5, text, quantity, 0.0, "above", *retention, level, "")
+    if not transfer[0]:
+        return claim
+    shown = _judge(5, text, quantity, 0.0, "above", *transfer, level, "")
+    return replace(
+        claim,
+        evidence=f"{claim.evidence}; not judged, transfer (shared target language): {shown.evidence}",
+        values=claim.values | shown.values,
+        intervals=claim.intervals | shown.intervals,
+        verdicts=claim.verdicts | shown.verdicts,
+    )
 
-    def resampled(values: np.ndarray) -> np.ndarray:  # bootstrap of the mean over the method's points
-        return values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
 
-    fmt = resampled(rises[FMT])
-    values, samples = {}, {}
-    for method in sorted(set(rises) - {FMT}):
-        values[method] = float(rises[FMT].mean() - rises[method].mean())
-        samples[method] = fmt - resampled(rises[method])
-    return _judge(5, text, "rise_FMT - rise_PET", 0.0, "above", values, samples, level, "")
+def _rise_differences(
+    points: list[PointResult], task: str, rng: np.random.Generator, n: int
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Per PET method and shot count, `<task> k=<k>: <method>`: the mean over matched points (same backbone,
+    subset size and seed) of FMT's rise minus the method's, and its bootstrap over those points."""
+    values: dict[str, float] = {}
+    samples: dict[str, np.ndarray] = {}
+    for metric, shots in sorted(_evaluation_metrics(points, task).items(), key=lambda item: item[1]):
+        rises = _rises(points, metric)
+        for method in sorted(set(rises) - {FMT}) if FMT in rises else []:
+            matched = sorted(set(rises[FMT]) & set(rises[method]))
+            if not matched:
+                continue
+            differences = np.array([rises[FMT][key] - rises[method][key] for key in matched])
+            subject = f"{task} k={shots}: {method}"
+            values[subject] = float(differences.mean())
+            samples[subject] = differences[rng.integers(0, len(differences), (n, len(differences)))].mean(axis=1)
+    return values, samples
 
 
-def _zero_shot_rises(points: list[PointResult]) -> dict[str, np.ndarray]:
-    """Per method, each finetuned point's zero-shot loss minus its untrained backbone's."""
-    base = {_backbone(p): p.metrics[TRANSFER_LOSS] for p in points if p.method == BASE and TRANSFER_LOSS in p.metrics}
-    rises: dict[str, list[float]] = {}
+def _evaluation_metrics(points: list[PointResult], task: str) -> dict[str, int]:
+    """The `<task>/k<k>/loss` metrics the points hold, with their k."""
+    found = (EVALUATION_LOSS.fullmatch(key) for p in points for key in p.metrics)
+    return {m.group(0): int(m.group(2)) for m in found if m is not None and m.group(1) == task}
+
+
+def _rises(points: list[PointResult], metric: str) -> dict[str, dict[tuple, float]]:
+    """Per method, each finetuned point's `metric` minus its untrained backbone's, keyed by (backbone, subset
+    size, seed); points only on the PET-size axis are left out (FMT has none to match them)."""
+    base = {_backbone(p): p.metrics[metric] for p in points if p.method == BASE and metric in p.metrics}
+    rises: dict[str, dict[tuple, float]] = {}
     for p in points:
-        if p.method != BASE and TRANSFER_LOSS in p.metrics and _backbone(p) in base:
-            rises.setdefault(p.method, []).append(p.metrics[TRANSFER_LOSS] - base[_backbone(p)])
-    return {m: np.asarray(v) for m, v in rises.items()}
+        if p.method == BASE or metric not in p.metrics or _backbone(p) not in base or set(p.axes) <= {"pet_size"}:
+            continue
+        key = (_backbone(p), p.factors.get("train_size"), p.factors.get("seed"))
+        rises.setdefault(p.method, {})[key] = p.metrics[metric] - base[_backbone(p)]
+    return rises
 
 
 def _backbone(point: PointResult) -> tuple:

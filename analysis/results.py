@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ftscale.errors import InputError
 from ftscale.scaling_laws import FitResult
 
 # Each factor axis of the paper, and the point field that is its X.
@@ -144,7 +145,7 @@ class SweepResults:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: not a laws.json written by ftscale ({type(error).__name__}: {error})") from None
+            raise InputError(f"{path}: not a laws.json written by ftscale ({type(error).__name__}: {error})") from None
 
 
 def write_atomically(path: Path, text: str) -> Path:

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from ftscale.analysis.results import PointResult
+from ftscale.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def parse_path(path: str) -> tuple[str, str]:
     """`ENTITY/PROJECT` split in two; ValueError naming the option otherwise."""
     entity, sep, project = path.partition("/")
     if not (sep and entity and project) or "/" in project:
-        raise ValueError(f"--from-wandb: expected ENTITY/PROJECT (e.g. my-team/ftscale), got {path!r}")
+        raise InputError(f"--from-wandb: expected ENTITY/PROJECT (e.g. my-team/ftscale), got {path!r}")
     return entity, project
 
 

@@ -4,6 +4,8 @@ import importlib.util
 
 import torch
 
+from ftscale.errors import InputError
+
 FLASH = "flash_attention_2"
 CHOICES = (FLASH, "sdpa", "eager")
 
@@ -22,9 +24,9 @@ def choose_attn_implementation(requested: str | None = None) -> str:
     if requested is None:
         return "sdpa" if flash_attention_unavailable() else FLASH
     if requested not in CHOICES:
-        raise ValueError(f"model.attn_implementation={requested!r} is unknown; expected one of {CHOICES}")
+        raise InputError(f"model.attn_implementation={requested!r} is unknown; expected one of {CHOICES}")
     if requested == FLASH and (why := flash_attention_unavailable()):
-        raise ValueError(
+        raise InputError(
             f"model.attn_implementation={FLASH!r} needs flash-attn on a CUDA GPU ({why}); "
             "install it with `pip install 'ftscale[gpu]'` or leave attn_implementation unset to use sdpa"
         )

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from ftscale.errors import InputError
+
 PYTHIA_STEPS = "pythia_steps"
 PYTHIA_TOKENS_PER_STEP = 2_097_152  # Pythia's batch: 1024 sequences x 2048 tokens, the same for every size
 
@@ -17,19 +19,19 @@ def checkpoint_tokens(raw: Any, field: str) -> dict[str, int]:
         steps = raw[PYTHIA_STEPS]
         ok = len(raw) == 1 and isinstance(steps, list) and steps and all(_is_int(s) and s > 0 for s in steps)
         if not ok or len(set(steps)) != len(steps):
-            raise ValueError(f"{field}: expected {{{PYTHIA_STEPS}: [distinct positive steps]}} alone, got {raw!r}")
+            raise InputError(f"{field}: expected {{{PYTHIA_STEPS}: [distinct positive steps]}} alone, got {raw!r}")
         return pythia_checkpoints(steps)
     if not (isinstance(raw, dict) and raw and all(isinstance(k, str) and k for k in raw)):
-        raise ValueError(
+        raise InputError(
             f"{field}: expected a mapping of hub revision or local checkpoint directory -> pretraining tokens, "
             f"or {{{PYTHIA_STEPS}: [steps]}}, got {raw!r}"
         )
     bad = {k: v for k, v in raw.items() if not (_is_int(v) and v > 0)}
     if bad:
-        raise ValueError(f"{field}: expected a positive integer number of tokens per checkpoint, got {bad}")
+        raise InputError(f"{field}: expected a positive integer number of tokens per checkpoint, got {bad}")
     repeated = sorted({v for v in raw.values() if list(raw.values()).count(v) > 1})
     if repeated:
-        raise ValueError(f"{field}: expected distinct token counts (each is one X), got {repeated} more than once")
+        raise InputError(f"{field}: expected distinct token counts (each is one X), got {repeated} more than once")
     return dict(raw)
 
 

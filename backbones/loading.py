@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig, PreTrainedModel
 
 from ftscale.backbones.attention import choose_attn_implementation
+from ftscale.errors import InputError, MissingFileError
 
 
 def is_local_path(name_or_path: str) -> bool:
@@ -20,7 +21,7 @@ def locate(name_or_path: str) -> str:
     path = Path(name_or_path).expanduser()
     if is_local_path(name_or_path):
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"model.backbone={name_or_path!r}: no Hugging Face model directory there (expected config.json)"
             )
         return str(path)
@@ -41,7 +42,7 @@ def quantization_config(quantization: str, compute_dtype: torch.dtype = torch.bf
         )
     if quantization == "int8":
         return BitsAndBytesConfig(load_in_8bit=True)
-    raise ValueError(f"model.quantization={quantization!r} is unknown; expected one of {QUANTIZATIONS} or null")
+    raise InputError(f"model.quantization={quantization!r} is unknown; expected one of {QUANTIZATIONS} or null")
 
 
 def load_backbone(
@@ -62,7 +63,7 @@ def load_backbone(
         )
     except OSError as err:  # a hub id that is unknown, or a hub that cannot be reached
         at = f" at revision {revision!r}" if revision else ""
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"model.backbone={name_or_path!r}{at}: not a local model directory and not loadable from the "
             f"Hugging Face hub ({str(err).splitlines()[0]})"
         ) from err

@@ -1,12 +1,13 @@
 """Parameter counts of a backbone from its config alone: the model is built on the meta device, nothing is loaded."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
 from ftscale.backbones.loading import is_local_path, locate
+from ftscale.errors import InputError, MissingFileError
 
 
 @dataclass(frozen=True)
@@ -20,35 +21,40 @@ class ParameterCounts:
     non_embedding: int
     total: int
     per_token: int  # parameters each token multiplies through: all but the embedding lookups (for FLOPs)
-    hidden_size: int
-    lora_width: int  # sum of in + out features of the linear layers LoRA's "all-linear" adapts (rank r trains r x it)
+    # The config counted: a method counts what it trains on it (`FinetuneModule.count_trainable_parameters`).
+    config: PretrainedConfig = field(compare=False, repr=False)
 
 
 def parameter_counts(backbone: str | PretrainedConfig, revision: str | None = None) -> ParameterCounts:
     """Counts of a hub id (at `revision`), a local model directory or a config; only config.json is read."""
     config = backbone if isinstance(backbone, PretrainedConfig) else backbone_config(backbone, revision)
-    with torch.device("meta"):  # shapes only: a 7B model costs no memory and no time to initialise
-        try:
-            model = AutoModelForCausalLM.from_config(config)
-        except ValueError as err:  # a model type this transformers does not know
-            raise ValueError(f"{backbone!r}: not a causal LM transformers can build ({err})") from None
+    try:
+        model = meta_backbone(config)
+    except ValueError as err:  # a model type this transformers does not know
+        raise InputError(f"{backbone!r}: not a causal LM transformers can build ({err})") from None
     return _counts(model)
+
+
+def meta_backbone(config: PretrainedConfig) -> PreTrainedModel:
+    """The causal LM of `config` on the meta device: shapes only, so a 7B model costs no memory and no time."""
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
 
 
 def backbone_config(name_or_path: str, revision: str | None = None) -> PretrainedConfig:
     """The config of a hub id (at `revision`, from the hub or its cache) or local directory, or a clear error."""
     if revision is not None and is_local_path(name_or_path):
-        raise ValueError(f"{name_or_path!r} is a local directory: it has no revision {revision!r}")
+        raise InputError(f"{name_or_path!r} is a local directory: it has no revision {revision!r}")
     location = locate(name_or_path)  # a local directory without config.json fails here, naming it
     try:
         return AutoConfig.from_pretrained(location, revision=revision)
     except OSError as err:
         reason = str(err).splitlines()[0]
         if revision is not None and _has_config(name_or_path):
-            raise ValueError(
+            raise InputError(
                 f"{name_or_path!r} has no revision {revision!r} on the Hugging Face hub or in its cache ({reason})"
             ) from None
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{name_or_path!r}: not a local model directory, and not found on the Hugging Face hub or in its cache "
             f"(offline runs, HF_HUB_OFFLINE=1, need it downloaded first) ({reason})"
         ) from None
@@ -70,11 +76,9 @@ def _counts(model: PreTrainedModel) -> ParameterCounts:
     unique = {id(p): p for p in model.parameters()}  # tied weights once
     output_params = sum(p.numel() for p in output.parameters()) if output is not None else 0
     non_embedding = sum(p.numel() for i, p in unique.items() if i not in embedding_ids)
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m is not output]
     return ParameterCounts(
         non_embedding=non_embedding,
         total=sum(p.numel() for p in unique.values()),
         per_token=non_embedding + output_params,
-        hidden_size=model.config.get_text_config().hidden_size,
-        lora_width=sum(m.in_features + m.out_features for m in linears),
+        config=model.config,
     )

@@ -87,8 +87,8 @@ def backbone(folder: Path) -> Path:
     """A randomly initialised ladder `xs` with the world tokenizer (no pretraining)."""
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from ftscale.backbones.ladder import ladder_config
     from ftscale.datamodules import world_tokenizer
+    from ftscale.ladder.shapes import ladder_config
 
     path = folder / "backbone-xs"
     if not (path / "config.json").is_file():

@@ -5,7 +5,7 @@ generation metrics, transfer tests, W&B logging and the store, timed in one proc
     python benchmarks/demo_profile.py --spec configs/sweeps/demo.yaml --method lora --train-size max
     python benchmarks/demo_profile.py --repeat 2 --json out.json                     # a second, warm point
 
-The point runs exactly as the sweep runner runs it (`sweeps.runner.run_in_process` with the point's arguments,
+The point runs exactly as the sweep runner runs it (`sweeps.executors.InProcess` with the point's arguments,
 its `ScalingLawCallback`, W&B offline) in a throwaway sweep directory. Each phase is measured by wrapping the
 function that does it with a wall-clock timer (no cProfile, whose overhead on this Python-heavy loop would
 distort the split). Phases nest: `validation` runs inside `fit loop`, `generation` inside `test`, and `transfer
@@ -94,8 +94,8 @@ def instrument() -> None:
     def loop_label(loop) -> str:
         if loop.trainer.state.fn == "fit":
             return "  of which validation"
-        if str(getattr(loop.trainer.lightning_module, "test_prefix", "test")).startswith("transfer"):
-            return "  of which transfer test loops"
+        if str(getattr(loop.trainer.lightning_module, "test_prefix", "test")).startswith(("transfer", "retention")):
+            return "  of which transfer and retention test loops"
         return "test loop (own task)"
 
     wrap(_EvaluationLoop, "run", loop_label)
@@ -137,9 +137,10 @@ def main() -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
 
     start = time.perf_counter()
-    from ftscale.callbacks.scaling_law import lease_owner
     from ftscale.cli.main import quiet_libraries
-    from ftscale.sweeps.runner import _job, prepare_sweep, pretrain_spec, run_in_process
+    from ftscale.cli.sweep import in_process
+    from ftscale.sweeps.runner import _job, prepare_sweep, pretrain_spec
+    from ftscale.sweeps.store import lease_owner
 
     quiet_libraries()
     imports = time.perf_counter() - start
@@ -170,7 +171,7 @@ def main() -> None:
             row = store.claim_point(point.id, owner, 600.0)
             job = _job(row, target, owner)
             t = time.perf_counter()
-            run_in_process(job)
+            in_process()(job)
             total = time.perf_counter() - t
             status = store.get(point.id)
             steps = _steps(Path(tmp) / "sweep" / "points" / point.id)

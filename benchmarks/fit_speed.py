@@ -9,9 +9,10 @@ Last (alone with --demo-only): the end-of-sweep analysis of the demo sweep, synt
 model_size and pretrain_tokens; prompt_tuning and lora also over pet_size), each a two-stage fit and a
 two-stage bootstrap (`bootstrap_two_stage`, --resamples per method, both stages per resample) on a
 demo-shaped grid (3 model sizes, 4 pretraining budgets, 4 PET sizes, 5 finetuning sizes 40..1280) drawn
-from a known law with 1% noise, with the demo's held-out rules.
+from a known law with 1% noise, with the demo's held-out rules; then the sweep's form table on the same laws,
+one fit per form against the choice by cross-validation.
 
-    python benchmarks/fit_speed.py [--data ../shared/data/external] [--workers 2] [--demo-only]
+    python benchmarks/fit_speed.py [--data tests/fixtures/published] [--workers 2] [--demo-only]
 """
 
 from __future__ import annotations
@@ -26,11 +27,22 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, Points, as_points, bootstrap, bootstrap_two_stage, fit
+from ftscale.scaling_laws import (
+    ADDITIVE,
+    MULTIPLICATIVE,
+    RECTIFIED_JOINT,
+    Points,
+    as_points,
+    bootstrap,
+    bootstrap_two_stage,
+    compare_points,
+    fit,
+    fit_points,
+)
 from ftscale.scaling_laws.blas import single_threaded_blas
 from ftscale.scaling_laws.external import chinchilla
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "published"
 
 # The demo sweep's shape (configs/sweeps/demo.yaml): X values per axis, finetuning sizes, held-out rules.
 DEMO_DF = np.geomspace(40, 1280, 5)
@@ -44,6 +56,7 @@ DEMO_HELD_OUT = {
     "pretrain_tokens": ["x=1048576", "df=max"],
     "pet_size": ["x=max", "df=max"],
 }
+FORMS = (MULTIPLICATIVE, ADDITIVE, RECTIFIED_JOINT)  # the sweep's form table (analysis/fit_sweep.py), refine 4
 # Per method: beta, E, and alpha per axis (the paper's pattern: alpha_m > alpha_p, alpha_t tiny).
 DEMO_LAWS = {
     "fmt": (0.16, 1.6, {"model_size": 0.35, "pretrain_tokens": 0.18}),
@@ -111,11 +124,29 @@ def demo_analysis(resamples: int, workers: int) -> None:
         f"{time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU (includes the point fits); "
         f"load average {os.getloadavg()[0]:.2f}"
     )
+    form_choice()
+
+
+def form_choice() -> None:
+    """Time the sweep's form table on the same 8 laws: each form fitted once (a ranking on the held-out points,
+    as before) against the choice by cross-validation (each form also refitted on every fold)."""
+    laws = [(m, axis, pts) for i, m in enumerate(DEMO_LAWS) for axis, pts in demo_series(m, i).items()]
+    for label, run in (
+        ("one fit per form (before)", lambda pts, rules: [fit_points(f, pts, held_out=rules, refine=4) for f in FORMS]),
+        ("cross-validated choice", lambda pts, rules: compare_points(pts, FORMS, held_out=rules, refine=4)),
+    ):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _, axis, pts in laws:
+            run(pts, DEMO_HELD_OUT[axis])
+        print(
+            f"form table, {len(FORMS)} forms x {len(laws)} laws, {label}: {time.perf_counter() - wall:.2f} s wall, "
+            f"{time.process_time() - cpu:.2f} s CPU; load average {os.getloadavg()[0]:.2f}"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared external-data folder")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the folder holding chinchilla_epoch2024/")
     ap.add_argument("--workers", type=int, default=2, help="processes for the bootstrap (default 2)")
     ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     ap.add_argument("--demo-only", action="store_true", help="only the demo's two-stage bootstrap timing")

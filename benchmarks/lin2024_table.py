@@ -3,9 +3,10 @@
 Per dataset (wmt19, gigaword, flan) and model family (from the model id, see
 ftscale.scaling_laws.external.model_family; families with >= 3 sizes), X = parameter count, Df = examples
 200 ... 1,638,400 (column 0, before finetuning, excluded), held out = the largest model and the largest
-Df. Delta_e / Delta_h = mean |L - L_hat| on fitted / held-out points.
+Df. Delta_e / Delta_h = mean |L - L_hat| on fitted / held-out points. Last, the form cross-validation chooses
+for each family on its fitted points alone (scaling_laws.compare), scored on the held-out points.
 
-    python benchmarks/lin2024_table.py [--data ../shared/data/external] > table.md
+    python benchmarks/lin2024_table.py [--data benchmarks/data/lin2024] > table.md
 """
 
 from __future__ import annotations
@@ -16,31 +17,32 @@ from pathlib import Path
 import numpy as np
 
 from ftscale.scaling_laws import FORMS
+from ftscale.scaling_laws.compare import compare_points
 from ftscale.scaling_laws.external import lin2024
-from ftscale.scaling_laws.fitter import fit_points
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
+DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "lin2024"
 DATASETS = ("wmt19", "gigaword", "flan")
 HELD_OUT = ["x=max", "df=max"]
 
 
-def evaluate(root: Path, dataset: str) -> dict[str, dict[str, tuple[float, float, bool]]]:
-    """family -> form -> (Delta_e, Delta_h, converged)."""
-    return {
-        fam: {
-            name: (r.delta_e, r.delta_h, r.converged)
-            for name, form in FORMS.items()
-            for r in [fit_points(form, pts, held_out=HELD_OUT)]
-        }
-        for fam, pts in lin2024(root, dataset).items()
-    }
+def evaluate(root: Path, dataset: str) -> tuple[dict[str, dict[str, tuple[float, float, bool]]], dict[str, str]]:
+    """family -> form -> (Delta_e, Delta_h, converged), and family -> the form cross-validation chose on the
+    fitted points (the held-out points never read)."""
+    fits, chosen = {}, {}
+    for fam, pts in lin2024(root, dataset).items():
+        c = compare_points(pts, list(FORMS.values()), held_out=HELD_OUT)
+        fits[fam] = {ch.name: (f.delta_e, f.delta_h, f.converged) for ch, f in zip(c.cv, c.fits, strict=True)}
+        fits[fam] = {name: fits[fam][name] for name in FORMS}  # the table's column order
+        chosen[fam] = c.cv[0].name
+    return fits, chosen
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared external-data folder")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the folder of Lin et al.'s CSVs")
     root = ap.parse_args().data
-    results = {ds: evaluate(root, ds) for ds in DATASETS}
+    evaluated = {ds: evaluate(root, ds) for ds in DATASETS}
+    results = {ds: fits for ds, (fits, _) in evaluated.items()}
     print("| dataset | form | mean Δe | mean Δh | families won (Δh) | unconverged fits |")
     print("|---|---|---|---|---|---|")
     for ds, fams in results.items():
@@ -63,6 +65,19 @@ def main() -> None:
     for ds, fams in results.items():
         mult, rect = (np.mean([fams[fam][f][1] for fam in fams]) for f in ("multiplicative", "rectified-joint"))
         print(f"- {ds}: rectified-joint mean Δh {rect:.4f} vs multiplicative {mult:.4f} ({1 - rect / mult:.0%} lower)")
+    print()
+    print("Chosen by cross-validation on the fitted points (leave the largest fitted X out; the largest fitted Df")
+    print("out), then scored on the held-out points:")
+    print()
+    print("| dataset | family | chosen form | Δh chosen | Δh multiplicative |")
+    print("|---|---|---|---|---|")
+    for ds, (fams, chosen) in evaluated.items():
+        for fam, form in chosen.items():
+            print(f"| {ds} | {fam} | {form} | {fams[fam][form][1]:.4f} | {fams[fam]['multiplicative'][1]:.4f} |")
+    for ds, (fams, chosen) in evaluated.items():
+        picked = np.mean([fams[fam][form][1] for fam, form in chosen.items()])
+        mult = np.mean([fams[fam]["multiplicative"][1] for fam in fams])
+        print(f"- {ds}: mean Δh of the chosen forms {picked:.4f} vs multiplicative {mult:.4f}")
 
 
 if __name__ == "__main__":

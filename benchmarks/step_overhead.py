@@ -19,8 +19,8 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 
-from ftscale.backbones.ladder import ladder_config
 from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.ladder.shapes import ladder_config
 from ftscale.lightning_modules import FullFinetune
 
 

@@ -23,10 +23,10 @@ import transformers
 from lightning.pytorch.callbacks import Callback
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, LlamaForCausalLM, TrainerCallback, TrainingArguments
 
-from ftscale.backbones.ladder import ladder_config
 from ftscale.callbacks.throughput import TrainingThroughput
 from ftscale.datamodules import SyntheticTranslation, world_tokenizer
 from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.ladder.shapes import ladder_config
 from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
 
 METHODS = {"FMT": FullFinetune, "LoRA": LoRA, "prompt tuning": PromptTuning}

@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from ftscale.errors import InputError
 from ftscale.evaluation.generation import generate_ids, prompts_of
 from ftscale.evaluation.learned_metrics import check_learned_metrics, learned_metrics_to_run, score_learned
 from ftscale.evaluation.text_metrics import TextScores, score_texts
@@ -42,7 +43,7 @@ class GenerationMetrics(Callback):
         save_generations: bool = True,
     ) -> None:
         if max_examples < 0 or max_new_tokens < 1 or num_beams < 1:
-            raise ValueError(
+            raise InputError(
                 f"generation.max_examples={max_examples} must be >= 0, generation.max_new_tokens={max_new_tokens} "
                 f"and generation.num_beams={num_beams} >= 1"
             )
@@ -85,14 +86,16 @@ class GenerationMetrics(Callback):
         tokenizer = self.tokenizer
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         prompts = prompts_of(batch)[:room]
+        model, soft_prompt = pl_module.generation_model()
         new_ids = generate_ids(
-            pl_module.model,
+            model,
             prompts,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=pad,
             max_new_tokens=self.max_new_tokens,
             num_beams=self.num_beams,
             synced_gpus=trainer.world_size > 1,
+            soft_prompt=soft_prompt,
         )
         prompt_texts = tokenizer.batch_decode(prompts, skip_special_tokens=True)
         hypotheses = tokenizer.batch_decode(new_ids, skip_special_tokens=True)

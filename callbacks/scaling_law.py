@@ -1,16 +1,11 @@
 """The design card's callback: record a sweep point's result in the sweep's store, and fit the sweep's power
-laws when that result completes the sweep, whoever launched the point."""
+laws when that result completes the sweep (the store's fit task), whoever launched the point."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import socket
-import threading
 import time
 import traceback
-import uuid
 from typing import Any
 
 import lightning as L
@@ -20,30 +15,31 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ftscale.callbacks.throughput import TrainingThroughput
 from ftscale.datamodules.batching import example_lengths
-from ftscale.sweeps.layout import open_store, sweep_name
-from ftscale.sweeps.store import LeaseLost, Store
+from ftscale.errors import InputError
+from ftscale.sweeps.layout import open_store, point_run_id, sweep_name
+from ftscale.sweeps.store import LEASE_S, LeaseLost, Store, fit_when_due, lease_owner
+from ftscale.sweeps.store.lease import renewing
+from ftscale.sweeps.store.url import parse
 
-log = logging.getLogger(__name__)
-LEASE_S = 120.0  # renewed every third of it while the run lasts, so only a dead run's point expires
-
-
-def lease_owner() -> str:
-    """A lease holder's name: host and pid (so a runner on the host can tell a dead holder) and a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# The zero- and few-shot evaluations on other tasks (`ftscale fit --transfer.data/--retention.data`).
+EVALUATIONS = ("transfer/", "retention/")
 
 
 class ScalingLawCallback(Callback):
     """Records the point's metrics in the store after testing (rank 0), or its failure from `on_exception`;
-    when the store says that write completed the sweep, fits every law and writes `laws.json`, the figures
-    and `report.html`, and logs them to W&B.
+    when the store says that write completed the sweep, runs the sweep's fit (a task of the store, run once:
+    `laws.json`, the figures, `report.html` and the W&B `scaling-law` run), also one whose earlier process died.
 
-    Recorded: every `test/*` and `transfer/*` metric, `val/loss` of the checkpoint tested, trainable and total
-    parameters, steps, tokens trained on, wall time, and the `TrainingThroughput` rates when it is attached.
+    Recorded: every `test/*`, `transfer/*` and `retention/*` metric, `val/loss` of the checkpoint tested,
+    trainable and total parameters, steps, tokens trained on, wall time, and the `TrainingThroughput` rates when it
+    is attached.
 
     Args:
         sweep_dir: The sweep directory (`ftscale sweep run` makes it; the fit writes there).
         point_id: The point this run is (`ftscale sweep plan SPEC` lists them).
-        store: The store's URL; default the sweep directory's `results.sqlite`.
+        store: The store's URL, without a password (this argument is saved with the run's config): libpq finds
+            it in $PGPASSWORD, ~/.pgpass or a service file (docs/clusters.md); default $FTSCALE_STORE, else the
+            sweep directory's `results.sqlite`.
         owner: The lease holder when a runner claimed the point for this run. Without it the callback claims
             the point itself at setup (it must be pending, failed points need `ftscale sweep run --retry-failed`)
             and renews the lease while the run lasts.
@@ -58,6 +54,11 @@ class ScalingLawCallback(Callback):
         owner: str | None = None,
         wandb: str | None = None,
     ) -> None:
+        if store is not None and parse(store).password is not None:
+            raise InputError(
+                "ScalingLawCallback store: a URL with a password would be saved with the run's config; give it "
+                "without one and the password in $PGPASSWORD or ~/.pgpass (docs/clusters.md)"
+            )
         self.sweep_dir = sweep_dir
         self.point_id = point_id
         self.store_url = store
@@ -70,17 +71,18 @@ class ScalingLawCallback(Callback):
         self._tokens_seen = 0
         self._last_val_loss: float | None = None
         self._transfer: dict[str, float] = {}
-        self._heartbeat: threading.Event | None = None
+        self._claimed_here = False  # this callback leased the point (no runner did)
+        self._renewal = contextlib.ExitStack()  # renews that lease while the run lasts
 
     @property
     def store(self) -> Store:
         return open_store(self.sweep_dir, self.store_url)
 
     def point(self) -> dict[str, Any]:
-        """The point's row in the store; KeyError naming the store if it has no such point."""
+        """The point's row in the store; an InputError naming the store if it has no such point."""
         row = self.store.get(self.point_id)
         if row is None:
-            raise KeyError(
+            raise InputError(
                 f"no point {self.point_id!r} in the store of {self.sweep_dir}; `ftscale sweep plan` lists them"
             )
         return row
@@ -98,7 +100,7 @@ class ScalingLawCallback(Callback):
             "job_type": "finetune",
             "name": row["id"],
             "config": config,
-            "id": f"{row['id']}-{store.sweep_uid()}",
+            "id": point_run_id(row["id"], store.sweep_uid()),
             "resume": "allow",
         }
 
@@ -118,13 +120,8 @@ class ScalingLawCallback(Callback):
                 + "; it is not run again (a failed point reruns with `ftscale sweep run --retry-failed`)"
             )
         self.owner = owner
-        self._heartbeat = threading.Event()
-        threading.Thread(target=self._renew, args=(self._heartbeat,), daemon=True).start()
-
-    def _renew(self, stop: threading.Event) -> None:
-        while not stop.wait(LEASE_S / 3):
-            with contextlib.suppress(Exception):  # a busy or unreachable store: try again at the next beat
-                self.store.heartbeat(self.point_id, self.owner, LEASE_S)
+        self._claimed_here = True
+        self._renewal.enter_context(renewing(lambda: self.store.heartbeat(self.point_id, owner, LEASE_S)))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
         self._local_tokens += int(example_lengths(batch).sum())
@@ -139,8 +136,8 @@ class ScalingLawCallback(Callback):
             self._last_val_loss = float(trainer.callback_metrics["val/loss"])
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("test/", "transfer/"))}
-        self._transfer |= {k: v for k, v in metrics.items() if k.startswith("transfer/")}
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("test/", *EVALUATIONS))}
+        self._transfer |= {k: v for k, v in metrics.items() if k.startswith(EVALUATIONS)}
         # Transfer evaluations run before the task's own test, which is the one that settles the point.
         if trainer.is_global_zero and "test/loss" in metrics and not self._recorded:
             self._record(trainer, pl_module, metrics | self._transfer)
@@ -177,8 +174,8 @@ class ScalingLawCallback(Callback):
                 return
             self._stop_heartbeat()
         if isinstance(exception, KeyboardInterrupt):
-            if self._heartbeat is not None:  # our own claim, interrupted rather than failed: pending again
-                self.store.release(self.point_id, self.owner)
+            if self._claimed_here:  # our own claim, interrupted rather than failed: pending again (a runner's
+                self.store.release(self.point_id, self.owner)  # claim is given back by the runner)
             return
         if isinstance(exception, SIGTERMException):  # preempted: the next claim resumes it (an attempt counted)
             self.store.expire(self.point_id, self.owner)
@@ -187,23 +184,24 @@ class ScalingLawCallback(Callback):
         self._settle(lambda store: store.fail(self.point_id, self.owner, error))
 
     def _settle(self, write) -> None:
-        """Write the point's outcome; if that write completed the sweep (decided by the store), fit the sweep."""
+        """Write the point's outcome; if that write completed the sweep (decided by the store, which then leases
+        the sweep's fit to this run), or the sweep's fit is due otherwise, run the fit here."""
         self._stop_heartbeat()
         self._recorded = True
+        store = self.store
         with contextlib.suppress(LeaseLost):  # another runner took the point over: its outcome counts
-            self.completed_sweep = bool(write(self.store))
-        if self.completed_sweep:
-            from ftscale.reports.finalize import complete_sweep  # the fit's imports are paid by one run only
+            self.completed_sweep = bool(write(store))
+        # A failed fit is recorded in the store and logged there: it must not fail the point, which is recorded.
+        fit_when_due(store, self._fit, self.owner)
 
-            try:
-                complete_sweep(self.sweep_dir, self.store_url, self.wandb)
-            except Exception:  # the point is recorded: a failed fit must not fail it, but must be seen
-                log.exception(f"fitting the sweep failed; fit it again with `ftscale law fit --sweep {self.sweep_dir}`")
+    def _fit(self, fit_id: str) -> None:
+        from ftscale.reports.finalize import complete_sweep  # the fit's imports are paid by one run only
+
+        complete_sweep(self.sweep_dir, self.store_url, self.wandb, fit_id=fit_id)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self._recorded:
             self._stop_heartbeat()
 
     def _stop_heartbeat(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.set()
+        self._renewal.close()

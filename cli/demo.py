@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from ftscale.cli import parsing
-from ftscale.reports.finalize import finalize_sweep
+from ftscale.cli.main import quiet_libraries
+from ftscale.cli.sweep import in_process
+from ftscale.configs import config_path
+from ftscale.errors import MissingFileError
+from ftscale.reports.finalize import complete_sweep
 from ftscale.sweeps.cores import available_cpus
 from ftscale.sweeps.runner import run_sweep
+from ftscale.sweeps.spec import read_yaml
+from ftscale.sweeps.store import FitTask
 
 MAX_WORKERS = 4
-SPECS = {False: Path("configs/sweeps/demo.yaml"), True: Path("configs/sweeps/demo_quick.yaml")}
+# Each profile's spec and sweep directory under runs/.
+PROFILES = {
+    "full": (Path("configs/sweeps/demo.yaml"), "demo"),
+    "quick": (Path("configs/sweeps/demo_quick.yaml"), "demo-quick"),
+    "study": (Path("configs/sweeps/study.yaml"), "study"),
+}
 
 
 def main(argv: list[str]) -> int:
@@ -20,24 +32,68 @@ def main(argv: list[str]) -> int:
         "ftscale demo",
         "Pretrain the embedded ladder (cached), finetune it with FMT, prompt tuning and LoRA over the model-size, "
         "pretraining-data and PET-size axes at log-spaced finetuning sizes, fit the scaling laws and write "
-        "report.html. Rerunning resumes. Run it from the repository root.",
+        "report.html. Rerunning resumes. Runs go to ./runs/ (--dir); the specs are ftscale's own (configs/sweeps/).",
     )
-    command.add_argument("--quick", action="store_true", help="a reduced demo (configs/sweeps/demo_quick.yaml)")
-    parsing.add_sweep_dir(command, "runs/demo or runs/demo-quick")
+    profile = command.add_mutually_exclusive_group()
+    profile.add_argument("--quick", action="store_true", help="a reduced demo (configs/sweeps/demo_quick.yaml)")
+    profile.add_argument(
+        "--study",
+        action="store_true",
+        help="the study that can settle the paper's claims on the embedded world: 5 sizes pretrained alike, 3 subset "
+        "seeds, a retention task (configs/sweeps/study.yaml; about 45 minutes on 2 cores, docs/science.md)",
+    )
+    command.add_argument(
+        "--world-seed",
+        type=int,
+        help="another embedded world (its words, sentences and pretraining corpus): the profile's spec and ladder "
+        "config are written with this seed into the sweep directory (default runs/<profile>-w<N>), so the ladder, "
+        "the points and the sweep's name are its own",
+    )
+    parsing.add_sweep_dir(command, "runs/demo, runs/demo-quick or runs/study")
     # Tiny models train faster side by side, one per core, than one at a time on all cores.
     parsing.add_workers(command, default=min(available_cpus(), MAX_WORKERS))
     parsing.add_wandb(command)
     args = command.parse_args(argv)
-    spec = SPECS[args.quick]
+    given, name = PROFILES["quick" if args.quick else "study" if args.study else "full"]
+    spec = config_path(given)  # a configs/ folder here wins; else ftscale's installed copy
     if not spec.is_file():
-        raise FileNotFoundError(f"{spec} not found: run `ftscale demo` from the ftscale repository root")
-    sweep_dir = args.dir or Path("runs") / ("demo-quick" if args.quick else "demo")
-    store = run_sweep(spec, sweep_dir, workers=args.workers, wandb=args.wandb)
-    # Fitted here rather than only by the run that completes the sweep, so a rerun of a finished demo reports too.
-    if store.completed_by() is None or not (sweep_dir / "laws.json").is_file():
-        finalize_sweep(sweep_dir, wandb=args.wandb)
-    counts = store.counts()
+        raise MissingFileError(f"{given} not found, neither here nor in ftscale's installed configs")
+    if args.world_seed is not None and args.world_seed != world_seed_of(spec):
+        name = f"{name}-w{args.world_seed}"
+        spec = with_world_seed(spec, args.world_seed, args.dir or Path("runs") / name)
+    sweep_dir = args.dir or Path("runs") / name
+    # The sweep is fitted once, by the run that completes it (or by this one, if that run's fit did not finish).
+    store = run_sweep(spec, sweep_dir, args.workers, in_process(), complete_sweep, wandb=args.wandb,
+                      worker_setup=quiet_libraries)  # fmt: skip
+    counts, fit_error = store.counts(), FitTask(store).state()["fit_error"]
     console = Console()
     console.print(f"points: {counts['done']} done, {counts['failed']} failed")
-    console.print(f"laws: {sweep_dir / 'laws.json'}\nreport: {sweep_dir / 'report.html'}")
-    return 1 if counts["failed"] else 0
+    if fit_error is not None:
+        console.print(f"the fit failed (above); fit again with ftscale law fit --sweep {sweep_dir}", markup=False)
+    console.print(f"laws: {sweep_dir / 'laws.json'}\nreport: {sweep_dir / 'report.html'}", markup=False)
+    return 1 if counts["failed"] or fit_error is not None else 0
+
+
+def world_seed_of(spec: Path) -> int:
+    """The world seed a demo spec runs on: its ladder config's (the spec's data must agree; see with_world_seed)."""
+    return int(read_yaml(config_path(read_yaml(spec)["ladder"])).get("world_seed", 0))
+
+
+def with_world_seed(spec: Path, seed: int, directory: Path) -> Path:
+    """`spec` and its ladder config on world `seed`, written into `directory`; returns the new spec's path.
+
+    The ladder's corpus and tokenizer (its cache key), the task's data, its transfer and retention evaluations (they
+    take the run's data options) and the sweep's name (`<name>-w<seed>`, so its points' ids) all change with it.
+    """
+    raw = read_yaml(spec)
+    directory.mkdir(parents=True, exist_ok=True)
+    ladder = directory / f"ladder-w{seed}.yaml"
+    ladder.write_text(yaml.safe_dump(read_yaml(config_path(raw["ladder"])) | {"world_seed": seed}, sort_keys=False))
+    raw |= {
+        "name": f"{raw['name']}-w{seed}",
+        "ladder": str(ladder),
+        "data": (raw.get("data") or {}) | {"world_seed": seed},
+    }
+    path = directory / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -16,15 +16,18 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import WandbLogger
 
-from ftscale.backbones.spec import resolve_backbone
 from ftscale.callbacks import GenerationMetrics, ScalingLawCallback, TrainingThroughput
 from ftscale.callbacks.resume import ResumeCheckpoint, resume_path
+from ftscale.configs import config_path
 from ftscale.datamodules import FinetuneDataModule
+from ftscale.errors import InputError
+from ftscale.ladder.resolve import resolve_backbone
 from ftscale.lightning_modules import FinetuneModule
 from ftscale.reports.wandb_settings import project, quiet_settings, under_agent, wandb_mode
 from ftscale.sweeps.spec import read_yaml
 
 log = logging.getLogger(__name__)
+EVALUATIONS = ("transfer", "retention")  # zero- and few-shot tests on tasks the run is not finetuned on
 
 
 class FtscaleCLI(LightningCLI):
@@ -51,6 +54,10 @@ class FtscaleCLI(LightningCLI):
             args=args,
         )
 
+    def parse_arguments(self, parser: LightningArgumentParser, args: list[str] | None) -> None:
+        """Parse `args` (None: sys.argv) with the config files' `configs/...` paths resolved (`config_args`)."""
+        self.config = parser.parse_args(config_args(sys.argv[1:] if args is None else args))
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
             "--ladder",
@@ -71,6 +78,15 @@ class FtscaleCLI(LightningCLI):
         )
         parser.add_argument(
             "--transfer.shots", type=list[int], default=[0], help="Demonstrations per prompt on the transfer task."
+        )
+        parser.add_argument(
+            "--retention.data",
+            default=None,
+            help="Like --transfer.data, for a task whose target language the finetuning does not train (e.g. "
+            "configs/eval/world_retention.yaml): what the run may forget; logged as retention/k<N>/*.",
+        )
+        parser.add_argument(
+            "--retention.shots", type=list[int], default=[0], help="Demonstrations per prompt on the retention task."
         )
         parser.link_arguments("model.init_args.backbone", "data.init_args.tokenizer")
         parser.link_arguments("model.init_args.revision", "data.init_args.tokenizer_revision")
@@ -151,26 +167,29 @@ class FtscaleCLI(LightningCLI):
         self.test_transfer(self.config[self.subcommand].get("ckpt_path"))
 
     def test_transfer(self, ckpt_path: str | None) -> None:
-        """Test on `--transfer.data` with each `--transfer.shots` k, as `transfer/k<k>/*`, before the task's test
-        (the run's ScalingLawCallback records the point with the task's test)."""
-        transfer = self.config[self.subcommand].transfer
-        if not transfer.data:
-            return
-        for shots in transfer.shots:
-            self.model.test_prefix = f"transfer/k{shots}"
-            try:
-                data = transfer_datamodule(transfer.data, self.datamodule, shots)
-                self.trainer.test(self.model, datamodule=data, ckpt_path=ckpt_path, verbose=False)
-            finally:
-                self.model.test_prefix = "test"
+        """Test on `--transfer.data` and `--retention.data` with each of their `shots` k, as `transfer/k<k>/*` and
+        `retention/k<k>/*`, before the task's test (the run's ScalingLawCallback records the point with it)."""
+        config = self.config[self.subcommand]
+        for prefix in EVALUATIONS:
+            evaluation = config[prefix]
+            if not evaluation.data:
+                continue
+            for shots in evaluation.shots:
+                self.model.test_prefix = f"{prefix}/k{shots}"
+                try:
+                    data = transfer_datamodule(evaluation.data, self.datamodule, shots, prefix)
+                    self.trainer.test(self.model, datamodule=data, ckpt_path=ckpt_path, verbose=False)
+                finally:
+                    self.model.test_prefix = "test"
 
 
-def transfer_datamodule(path: str, run: FinetuneDataModule, shots: int) -> FinetuneDataModule:
+def transfer_datamodule(path: str, run: FinetuneDataModule, shots: int, option: str = "transfer") -> FinetuneDataModule:
     """The datamodule of a config file for a transfer evaluation: the run's data options where the class is the
     same (sizes, seeds, limits), else the options every task shares; `num_shots` = `shots`."""
-    raw = yaml.safe_load(Path(path).read_text()) if Path(path).is_file() else None
+    file = config_path(path)
+    raw = yaml.safe_load(file.read_text()) if file.is_file() else None
     if not isinstance(raw, dict) or not isinstance(raw.get("class_path"), str):
-        raise ValueError(f"--transfer.data={path!r}: expected a datamodule config file with a class_path")
+        raise InputError(f"--{option}.data={path!r}: expected a datamodule config file with a class_path")
     run_class = f"{type(run).__module__}.{type(run).__qualname__}"
     same = raw["class_path"] in (run_class, f"{run_class.rsplit('.', 2)[0]}.{type(run).__qualname__}")
     shared = set(inspect.signature(FinetuneDataModule.__init__).parameters) - {"self"}
@@ -182,7 +201,25 @@ def transfer_datamodule(path: str, run: FinetuneDataModule, shots: int) -> Finet
     return parser.instantiate_classes(config).data
 
 
-CONFIG_OPTIONS = ("-c", "--config", "--model", "--data", "--trainer", "--transfer.data")
+CONFIG_OPTIONS = ("-c", "--config", "--model", "--data", "--trainer", "--ladder", "--transfer.data", "--retention.data")
+
+
+def config_args(argv: list[str]) -> list[str]:
+    """`argv` with the file of each config option (`--config FILE`, `--config=FILE`) found where `config_path` finds
+    it: a `configs/...` path works from any directory. Other values (a class path, inline YAML) stay as given."""
+
+    def resolved(value: str) -> str:
+        path = config_path(value)
+        return value if path == Path(value) else str(path)
+
+    out = []
+    for before, arg in zip(["", *argv], argv, strict=False):
+        option, equals, value = arg.partition("=")
+        if equals and option in CONFIG_OPTIONS:
+            out.append(f"{option}={resolved(value)}")
+        else:
+            out.append(resolved(arg) if before in CONFIG_OPTIONS else arg)
+    return out
 
 
 def check_config_files(argv: list[str]) -> None:
@@ -192,14 +229,14 @@ def check_config_files(argv: list[str]) -> None:
         if option in CONFIG_OPTIONS and value.endswith((".yaml", ".yml", ".json")) and Path(value).is_file():
             content = read_yaml(Path(value))
             if not isinstance(content, dict):
-                raise ValueError(
+                raise InputError(
                     f"{value}: expected a YAML mapping of options ({option}), got {type(content).__name__}"
                 )
 
 
 def main(argv: list[str] | None) -> int:
     """`ftscale fit|validate|test ...` (argv None: LightningCLI reads sys.argv)."""
-    check_config_files(sys.argv[1:] if argv is None else argv)
+    check_config_files(config_args(sys.argv[1:] if argv is None else argv))
     try:
         FtscaleCLI(argv)
     except BaseException:

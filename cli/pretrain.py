@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
-from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
 from ftscale.cli import parsing
 from ftscale.datamodules.cache import cache_dir
+from ftscale.ladder.pretrain import load_pretrain_config, pretrain_ladder
 
 
 def main(argv: list[str]) -> int:

@@ -3,7 +3,6 @@ summarise a sweep directory, and hand a sweep to W&B agents."""
 
 from __future__ import annotations
 
-import functools
 import shlex
 import sys
 from argparse import Namespace
@@ -14,10 +13,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ftscale.cli import parsing
+from ftscale.cli.main import quiet_libraries
+from ftscale.errors import InputError, MissingFileError
 from ftscale.reports.finalize import complete_sweep
-from ftscale.sweeps.layout import open_store
+from ftscale.reports.wandb_settings import project
+from ftscale.sweeps.executors import Executor, InProcess, run_isolated
+from ftscale.sweeps.layout import Target, open_store
 from ftscale.sweeps.placement import OnGpus, gpu_sets, parse_gpus, visible_gpus
-from ftscale.sweeps.runner import OnComplete, point_args, prepare_sweep, run_point, run_sweep
+from ftscale.sweeps.runner import FitSweep, fit_if_due, point_args, prepare_sweep, run_point, run_sweep
+from ftscale.sweeps.store import FitTask
+from ftscale.sweeps.store.url import parse, redact
 
 FACTORS = ("model_size", "non_embedding_params", "pretrain_tokens", "pet_size", "train_size", "seed")
 HEADERS = ("size", "params", "pretrain tokens", "pet size", "train size", "seed")  # the factors, short
@@ -143,7 +148,7 @@ def _add_launcher(run: parsing.Parser) -> None:
 SLURM_OPTIONS = ("partition", "account", "gpus_per_node", "cpus_per_task", "mem_gb", "time")
 
 
-def submit(args: Namespace, on_complete: OnComplete, console: Console) -> int:
+def submit(args: Namespace, fit: FitSweep, console: Console) -> int:
     """`ftscale sweep run --launcher slurm`: submit the array, record and print its task ids."""
     from ftscale.sweeps.slurm import JOBS, TIME_MIN, Resources, parse_extra, submit_array
 
@@ -156,7 +161,7 @@ def submit(args: Namespace, on_complete: OnComplete, console: Console) -> int:
         mem_gb=args.mem_gb,
         extra=parse_extra(args.slurm_extra),
     )
-    options = {"store": args.store, "wandb": args.wandb, "on_complete": on_complete, "retry_failed": args.retry_failed}
+    options = {"store": args.store, "wandb": args.wandb, "fit": fit, "retry_failed": args.retry_failed}
     target, jobs = submit_array(args.spec, args.dir, args.workers, resources, **options)
     console.print(f"submitted {len(jobs)} array tasks: {' '.join(job.job_id for job in jobs)}", markup=False)
     console.print(f"ids in {target.sweep_dir / JOBS}; ftscale sweep status {target.sweep_dir}", markup=False)
@@ -169,19 +174,20 @@ def plan(spec_path: str, mfu: float, peak_flops: float, console: Console) -> Non
 
     spec = load_spec(spec_path)
     points = spec.points()
-    cost = {row.point_id: row for row in sweep_cost(spec, mfu, peak_flops).rows}
+    total = sweep_cost(spec, mfu, peak_flops)
+    cost = {row.point_id: row for row in total.rows}
     table = Table(title=f"sweep {spec.name}: {len(points)} points")
-    for header in ("id", "method", "axes", "backbone", "revision", *HEADERS, "total params", "steps", "GPU-h"):
+    headers = ("id", "method", "axes", "backbone", "revision", *HEADERS, "total params", "trainable", "steps")
+    for header in (*headers, "FLOPs", "GPU-h"):
         table.add_column(header, no_wrap=header == "id", justify="left" if header in LEFT else "right")
     for point in points:
         f, c = point.factors, cost.get(point.id)
         values = [_cell(f.get(k)) for k in ("model", "revision", *FACTORS, "total_params")]
-        estimate = [_cell(c.steps if c else None), _cell(c.gpu_hours if c else None)]
+        estimate = [_cell(getattr(c, k, None)) for k in ("trainable_params", "steps", "flops", "gpu_hours")]
         table.add_row(point.id, point.method, "+".join(point.axes) or "(base)", *values, *estimate)
     console.print(table)
     by_method = ", ".join(f"{m} {n}" for m, n in Counter(p.method for p in points).items())
     console.print(f"runs: {len(points)} ({by_method})")
-    total = sweep_cost(spec, mfu, peak_flops)
     unknown = f"; {total.unknown} points without an estimate (no step cap or unknown sizes)" if total.unknown else ""
     console.print(
         f"training: {total.flops:.3g} FLOPs, {total.gpu_hours:,.1f} GPU-hours at {mfu:.0%} MFU of "
@@ -194,8 +200,11 @@ def plan(spec_path: str, mfu: float, peak_flops: float, console: Console) -> Non
 
 def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
     if not sweep_dir.is_dir():
-        raise FileNotFoundError(f"{sweep_dir} is not a directory; give a sweep directory (ftscale sweep run --dir)")
+        raise MissingFileError(f"{sweep_dir} is not a directory; give a sweep directory (ftscale sweep run --dir)")
     store = open_store(sweep_dir, store_url)
+    # A complete sweep whose fit did not finish (its process died): fitted now, once.
+    if fit_if_due(Target(sweep_dir, store_url), complete_sweep, store=store):
+        console.print("fitted the sweep: its earlier fit had not finished", markup=False)
     table = Table(title=f"{sweep_dir}")
     table.add_column("id", no_wrap=True)
     for header in ("method", "status", "tries", *HEADERS, "test/loss", "val/loss", "wall s"):
@@ -213,8 +222,22 @@ def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (" (complete)" if store.is_complete() else ""))
     for error in errors:
         console.print(f"failed {error}", markup=False)
+    console.print(_fit_line(FitTask(store).state()), markup=False)
     _print_array_tasks(sweep_dir, console)
     return 0
+
+
+def _fit_line(state: dict) -> str:
+    """The sweep's fit task in one line: not due yet, running (by whom, until when), done, or failed (why)."""
+    if state["completed_by"] is None:
+        return "fit: when the sweep is complete"
+    if state["fitted_at"] is not None:
+        return "fit: done (ftscale law fit --sweep DIR fits again)"
+    if state["fit_error"] is not None:
+        return f"fit: failed: {_last_line(state['fit_error'])}; fit it with ftscale law fit --sweep DIR"
+    if state["fit_owner"] is not None and state["fit_expires"] >= state["now"]:
+        return f"fit: running in {state['fit_owner']} (lease for {state['fit_expires'] - state['now']:.0f} s more)"
+    return "fit: due (the next sweep run, sweep point or sweep status fits it)"
 
 
 def _print_array_tasks(sweep_dir: Path, console: Console) -> None:
@@ -238,7 +261,7 @@ def export_wandb(spec_path: str, out: Path | None, sweep_dir: Path | None, conso
     from ftscale.sweeps.wandb_sweep import sweep_config, write_sweep_config
 
     spec = load_spec(spec_path)
-    text = write_sweep_config(sweep_config(spec, spec_path, sweep_dir), out)
+    text = write_sweep_config(sweep_config(spec, spec_path, project(), sweep_dir), out)
     if out is None:
         print(text, end="")  # as written, for `> sweep.yaml`
     else:
@@ -261,6 +284,13 @@ def _last_line(error: str | None) -> str:
     return lines[marker - 1] if marker else "(no error text)"
 
 
+def in_process() -> Executor:
+    """The runners' executor: each point in the runner's own process (imports paid once), through `ftscale fit`."""
+    from ftscale.cli.lightning import main as fit  # loads torch and Lightning: only the commands that train pay
+
+    return InProcess(fit)
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     # Piped output is not cut to 80 columns: the tables are meant to be read in full.
@@ -275,37 +305,43 @@ def main(argv: list[str]) -> int:
     if args.command == "migrate":
         from ftscale.sweeps.migrate import migrate
 
-        console.print(f"copied {migrate(args.src, args.dst)} points from {args.src} to {args.dst}", markup=False)
+        copied = migrate(args.src, args.dst)
+        console.print(f"copied {copied} points from {redact(args.src)} to {redact(args.dst)}", markup=False)
         return 0
     if args.command == "init":
         _, target = prepare_sweep(args.spec, args.dir, args.store, args.wandb)
         for row in target.open().rows():
             if row["status"] == "pending":
                 print(shlex.join(["ftscale", *point_args(row, target)]))
+        if args.store and parse(args.store).password is not None:
+            print("note: the commands name the store without its password: where they run, set $PGPASSWORD or put "
+                  "it in ~/.pgpass (docs/clusters.md)", file=sys.stderr)  # fmt: skip
         return 0
-    # The run whose result completes the sweep fits it (ScalingLawCallback); a failure the runner records
-    # itself (a run that died before its Trainer existed) completes it through the same path.
-    on_complete = functools.partial(complete_sweep, store=args.store, wandb=args.wandb)
-    options = {"retry_failed": args.retry_failed, "on_complete": on_complete, "store": args.store, "wandb": args.wandb}
+    # The run whose result completes the sweep fits it (ScalingLawCallback, through the store's fit task); so does a
+    # failure the runner records itself (a run that died before its Trainer existed), or a runner that finds the
+    # fit of a complete sweep unfinished.
+    options = {"retry_failed": args.retry_failed, "fit": complete_sweep, "store": args.store, "wandb": args.wandb}
     if args.command == "run" and args.launcher == "slurm":
         if args.gpus is not None:
-            raise ValueError(
+            raise InputError(
                 "--gpus places points on this machine's GPUs; a SLURM task's points use its node's (--gpus-per-node)"
             )
-        return submit(args, on_complete, console)
+        return submit(args, complete_sweep, console)
     if args.command == "run":
         given = [f"--{name.replace('_', '-')}" for name in SLURM_OPTIONS if getattr(args, name) is not None]
         if given or args.slurm_extra:
-            raise ValueError(f"{', '.join(given or ['--slurm-extra'])}: SLURM options need --launcher slurm")
+            raise InputError(f"{', '.join(given or ['--slurm-extra'])}: SLURM options need --launcher slurm")
     if args.command == "point":
-        state = run_point(args.spec, args.point, args.dir, **options)
+        state = run_point(args.spec, args.point, args.dir, execute=in_process(), **options)
         console.print(f"point {args.point}: {state}", markup=False)
         return 1 if state == "failed" else 0
     placed = []
     if args.gpus is not None:
         sets = gpu_sets(parse_gpus(args.gpus), args.gpus_per_point, visible_gpus())
         placed = [OnGpus(devices) for devices in sets]
-    store = run_sweep(args.spec, args.dir, workers=args.workers, isolate=args.isolate, placed=placed, **options)
+    execute = run_isolated if args.isolate else in_process()
+    options |= {"placed": placed, "worker_setup": quiet_libraries}
+    store = run_sweep(args.spec, args.dir, args.workers, execute, **options)
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     console.print(f"results: {store} (ftscale sweep status DIR)", markup=False)

@@ -13,6 +13,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ftscale.datamodules.cache import cache_dir
 from ftscale.datamodules.world import GENERATOR_VERSION, World
+from ftscale.errors import InputError
 
 DOCS_PER_BATCH = 1024
 
@@ -64,7 +65,7 @@ class PretrainCorpus(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if min(num_tokens, seq_len, batch_size, val_tokens) < 1:
-            raise ValueError("num_tokens, seq_len, batch_size and val_tokens must be positive")
+            raise InputError("num_tokens, seq_len, batch_size and val_tokens must be positive")
         self.save_hyperparameters()
         self.tokenizer = tokenizer
         self.world_seed = world_seed

@@ -27,6 +27,7 @@ from ftscale.datamodules.tokenizing import (
     tokenizer_fingerprint,
 )
 from ftscale.datamodules.world import Example
+from ftscale.errors import InputError
 
 SPLITS = ("train", "validation", "test")
 STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("test",)}
@@ -80,11 +81,11 @@ class FinetuneDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if train_size is not None and train_size < 1:
-            raise ValueError(f"data.train_size={train_size} must be at least 1 (or null for the whole split)")
+            raise InputError(f"data.train_size={train_size} must be at least 1 (or null for the whole split)")
         if min(batch_size, eval_batch_size, max_source_tokens - 1, max_target_tokens - 1) < 1:
-            raise ValueError("batch sizes must be >= 1 and max_source_tokens, max_target_tokens >= 2")
+            raise InputError("batch sizes must be >= 1 and max_source_tokens, max_target_tokens >= 2")
         if num_shots < 0:
-            raise ValueError(f"data.num_shots={num_shots} must be at least 0")
+            raise InputError(f"data.num_shots={num_shots} must be at least 0")
         self.save_hyperparameters()
         self.tokenizer = tokenizer
         self.train_size = train_size
@@ -123,7 +124,7 @@ class FinetuneDataModule(L.LightningDataModule):
     def hf_tokenizer(self) -> PreTrainedTokenizerBase:
         tokenizer = AutoTokenizer.from_pretrained(self.tokenizer, revision=self.tokenizer_revision)
         if tokenizer.eos_token_id is None:
-            raise ValueError(f"tokenizer {self.tokenizer!r} has no eos token; targets must end with one")
+            raise InputError(f"tokenizer {self.tokenizer!r} has no eos token; targets must end with one")
         return tokenizer
 
     @property
@@ -140,7 +141,7 @@ class FinetuneDataModule(L.LightningDataModule):
         """Fail unless the training split has `size` examples."""
         total = len(self.examples("train"))
         if size > total:
-            raise ValueError(
+            raise InputError(
                 f"data.train_size={size} is larger than the training split ({total} examples); use "
                 f"1 <= data.train_size <= {total}"
             )

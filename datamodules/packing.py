@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.errors import InputError
 
 
 def pack_rows(lengths: list[int]) -> list[list[int]]:
@@ -75,7 +76,7 @@ def check_packable(model: nn.Module | None) -> None:
     """Raise if `model` cannot train on packed rows: peft prompt learning prepends one soft prompt per row."""
     config = getattr(model, "active_peft_config", None)
     if config is not None and config.is_prompt_learning:
-        raise ValueError(
+        raise InputError(
             "data.pack=true does not work with prompt tuning: peft prepends one soft prompt per row and drops "
             "position_ids, so packed examples would share a prompt and attend to each other; use "
             "data.group_by_length=true to cut padding instead"

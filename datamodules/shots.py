@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from ftscale.datamodules.world import Example
+from ftscale.errors import InputError
 
 
 class Demonstrations:
@@ -38,7 +39,7 @@ class Demonstrations:
             chosen = [demo for demo in chosen if demo != example][: self.k]
             if len(chosen) == self.k:
                 return chosen
-        raise ValueError(
+        raise InputError(
             f"data.num_shots={self.k} needs {self.k} training examples in language {example.language!r} other "
             f"than the evaluated one; the training split has {len(group)} in that language"
         )

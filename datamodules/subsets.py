@@ -8,13 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ftscale.errors import InputError
+
 
 def log_spaced_sizes(minimum: int, maximum: int, num: int) -> list[int]:
     """About `num` log-spaced integer sizes from minimum to maximum (sorted, unique, both ends included)."""
     if not 1 <= minimum <= maximum:
-        raise ValueError(f"sizes need 1 <= minimum <= maximum, got minimum={minimum}, maximum={maximum}")
+        raise InputError(f"sizes need 1 <= minimum <= maximum, got minimum={minimum}, maximum={maximum}")
     if num < 1 or (num == 1 and minimum != maximum):
-        raise ValueError(f"num={num} sizes cannot span {minimum}..{maximum}; use num >= 2")
+        raise InputError(f"num={num} sizes cannot span {minimum}..{maximum}; use num >= 2")
     sizes = np.rint(np.geomspace(minimum, maximum, num)).astype(int)
     # Rounding can collide at the small end, so fewer than `num` sizes may come back.
     return sorted({minimum, maximum, *sizes.tolist()})
@@ -56,7 +58,7 @@ def nested_subset(languages: Sequence[str] | pa.Array | pa.ChunkedArray, size: i
     size n is the first n of that order, so for one seed smaller subsets are nested in larger ones.
     """
     if not 1 <= size <= len(languages):
-        raise ValueError(
+        raise InputError(
             f"train_size={size} is out of range: the split has {len(languages)} examples, so use "
             f"1 <= train_size <= {len(languages)}"
         )

@@ -9,6 +9,7 @@ from ftscale.datamodules.sources import file_key, read_file, read_hub
 from ftscale.datamodules.sources.choice import check_sources, split_file
 from ftscale.datamodules.splits import checked_split
 from ftscale.datamodules.world import Example
+from ftscale.errors import InputError
 
 MLSUM_FIELDS = ("text", "summary")
 CNN_DAILYMAIL_FIELDS = ("article", "highlights")
@@ -29,7 +30,7 @@ class Summarization(FinetuneDataModule):
         cnn_dailymail_dataset: Hugging Face id (or local directory) of CNN/DailyMail.
         cnn_dailymail_config: CNN/DailyMail's config.
         splits: The dataset split read for each of ours; unnamed ones read the split of the same name.
-        data_files: Local `.jsonl` or `.parquet` files instead of the datasets, per language and split:
+        data_files: Local `.jsonl`, `.parquet` or `.arrow` files instead of the datasets, per language and split:
             {"de": {"train": path, "validation": path, "test": path}, "en": {...}}, in the fields above.
         drop_empty: Drop examples with an empty document or summary (counted in a warning) instead of failing.
         **kwargs: The shared options of `FinetuneDataModule` (train_size, subset_seed, batch_size, ...).
@@ -50,7 +51,7 @@ class Summarization(FinetuneDataModule):
         super().__init__(tokenizer, **kwargs)
         languages = ["de", "es", "fr", "en"] if languages is None else list(languages)
         if not languages or len(set(languages)) < len(languages):
-            raise ValueError(f"data.languages={languages}: expected one or more different language codes")
+            raise InputError(f"data.languages={languages}: expected one or more different language codes")
         self.languages = languages
         # Local files replace both datasets.
         self.mlsum_dataset = None if data_files is not None else mlsum_dataset
@@ -65,7 +66,7 @@ class Summarization(FinetuneDataModule):
         source, target = CNN_DAILYMAIL_FIELDS if language == "en" else MLSUM_FIELDS
         if self.data_files is not None:
             if language not in self.data_files:
-                raise ValueError(
+                raise InputError(
                     f"data.data_files has no files for language {language!r} of data.languages (it has "
                     f"{', '.join(self.data_files) or 'none'})"
                 )

@@ -12,6 +12,7 @@ from ftscale.datamodules.sources import Dropped
 from ftscale.datamodules.splits import cached_split
 from ftscale.datamodules.world import GENERATOR_VERSION, Example, World
 from ftscale.datamodules.world.languages import LANGUAGES, check_language
+from ftscale.errors import InputError
 
 
 @lru_cache(maxsize=4)
@@ -31,13 +32,13 @@ def _check_codes(argument: str, codes: list[str]) -> None:
         try:
             check_language(code)
         except ValueError as error:
-            raise ValueError(f"data.{argument}: {error}") from None
+            raise InputError(f"data.{argument}: {error}") from None
 
 
 def _check_sizes(**sizes: int) -> dict[str, int]:
     for name, size in sizes.items():
         if size < 1:
-            raise ValueError(f"data.{name}={size} must be at least 1")
+            raise InputError(f"data.{name}={size} must be at least 1")
     return {"train": sizes["pool_size"], "validation": sizes["val_size"], "test": sizes["test_size"]}
 
 
@@ -70,7 +71,7 @@ class SyntheticTranslation(FinetuneDataModule):
         _check_codes("source_lang", [source_lang])
         _check_codes("target_lang", [target_lang])
         if source_lang == target_lang:
-            raise ValueError(f"data.source_lang and data.target_lang are both {source_lang!r}; pick two languages")
+            raise InputError(f"data.source_lang and data.target_lang are both {source_lang!r}; pick two languages")
         self.world_seed = world_seed
         self.source_lang = source_lang
         self.target_lang = target_lang
@@ -115,10 +116,10 @@ class SyntheticSummarization(FinetuneDataModule):
         super().__init__(tokenizer, **kwargs)
         languages = list(LANGUAGES) if languages is None else list(languages)
         if not languages:
-            raise ValueError(f"data.languages is empty; valid codes: {', '.join(LANGUAGES)}")
+            raise InputError(f"data.languages is empty; valid codes: {', '.join(LANGUAGES)}")
         _check_codes("languages", languages)
         if len(set(languages)) < len(languages):
-            raise ValueError(f"data.languages {languages} repeats a language")
+            raise InputError(f"data.languages {languages} repeats a language")
         self.world_seed = world_seed
         self.languages = languages
         self.split_sizes = _check_sizes(pool_size=pool_size, val_size=val_size, test_size=test_size)

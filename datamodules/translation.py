@@ -12,6 +12,7 @@ from ftscale.datamodules.sources import Located, file_key, read_file, read_hub, 
 from ftscale.datamodules.sources.choice import check_sources, split_file
 from ftscale.datamodules.splits import checked_split
 from ftscale.datamodules.world import Example
+from ftscale.errors import InputError, MissingFileError
 
 
 class Translation(FinetuneDataModule):
@@ -21,7 +22,7 @@ class Translation(FinetuneDataModule):
     read by `datasets.load_dataset(dataset, dataset_config, split=...)`, or from local `data_files`, one per
     split, by suffix:
 
-    - `.jsonl` or `.parquet`: records in WMT's schema;
+    - `.jsonl`, `.parquet` or `.arrow`: records in WMT's schema;
     - `.tsv`: two columns, no header, the `source_lang` text then the `target_lang` text;
     - any other path P: aligned plain-text files `P.<source_lang>` and `P.<target_lang>`, one sentence per line.
 
@@ -52,7 +53,7 @@ class Translation(FinetuneDataModule):
     ) -> None:
         super().__init__(tokenizer, **kwargs)
         if not source_lang or not target_lang or source_lang == target_lang:
-            raise ValueError(
+            raise InputError(
                 f"data.source_lang={source_lang!r} and data.target_lang={target_lang!r}: expected two different codes"
             )
         self.source_lang = source_lang
@@ -73,15 +74,15 @@ class Translation(FinetuneDataModule):
             return self._split(located.fingerprint, lambda: located, source, target)
         path = split_file(self.data_files, split)
         suffix = Path(path).suffix
-        if suffix in (".jsonl", ".parquet"):
+        if suffix in (".jsonl", ".parquet", ".arrow"):
             return self._split(file_key(path), lambda: read_file(path), source, target)
         if suffix == ".tsv":
             return self._split(file_key(path), lambda: read_file(path), "source", "target")
         pair = f"{path}.{self.source_lang}", f"{path}.{self.target_lang}"
         if not all(Path(p).is_file() for p in pair):
-            raise FileNotFoundError(
-                f"data file {path!r}: expected a .jsonl, .parquet or .tsv file, or the prefix of aligned text files "
-                f"{pair[0]} and {pair[1]} (missing)"
+            raise MissingFileError(
+                f"data file {path!r}: expected a .jsonl, .parquet, .arrow or .tsv file, or the prefix of aligned text "
+                f"files {pair[0]} and {pair[1]} (missing)"
             )
         return self._split(file_key(*pair), lambda: read_text_pair(*pair), "source", "target")
 

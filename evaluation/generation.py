@@ -3,7 +3,6 @@
 from typing import Any
 
 import torch
-from peft import PeftModel, PeftType
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
@@ -22,10 +21,6 @@ def _left_pad(sequences: list[torch.Tensor], padding_value: float) -> tuple[torc
     return padded, mask
 
 
-def _prepends_soft_prompt(model: nn.Module) -> bool:
-    return isinstance(model, PeftModel) and model.active_peft_config.peft_type == PeftType.PROMPT_TUNING
-
-
 @torch.no_grad()
 def generate_ids(
     model: nn.Module,
@@ -35,11 +30,13 @@ def generate_ids(
     max_new_tokens: int,
     num_beams: int = 1,
     synced_gpus: bool = False,
+    soft_prompt: torch.Tensor | None = None,
 ) -> list[list[int]]:
     """The new token ids generated after each prompt, up to its first eos (excluded) or `max_new_tokens`.
 
-    Prompts are left-padded into one `generate` call. `synced_gpus` keeps every process stepping until all are
-    done, which sharded models (FSDP, DeepSpeed) need.
+    Prompts are left-padded into one `generate` call; with a `soft_prompt` [positions, hidden], `model` reads
+    [padding, soft prompt, prompt] embeddings, as in training (a method's `generation_model()` gives both).
+    `synced_gpus` keeps every process stepping until all are done, which sharded models (FSDP, DeepSpeed) need.
     """
     options = {
         "max_new_tokens": max_new_tokens,
@@ -49,14 +46,12 @@ def generate_ids(
         "pad_token_id": pad_token_id,
         "synced_gpus": synced_gpus,
     }
-    if _prepends_soft_prompt(model):
-        # peft's generate drops the position ids of left-padded prompts, which would leave the padding between
-        # the soft prompt and the text. Build [pad, soft prompt, prompt] embeddings as in training instead.
-        soft_prompt = model.get_prompt(batch_size=1)[0]
-        embeds = [torch.cat([soft_prompt, model.word_embeddings(p).to(soft_prompt.dtype)]) for p in prompts]
+    if soft_prompt is not None:
+        embed = model.get_input_embeddings()
+        embeds = [torch.cat([soft_prompt, embed(p).to(soft_prompt.dtype)]) for p in prompts]
         inputs_embeds, attention_mask = _left_pad(embeds, 0.0)
         # From embeddings alone, generate returns only the new tokens.
-        new = model.get_base_model().generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **options)
+        new = model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **options)
     else:
         input_ids, attention_mask = _left_pad(prompts, pad_token_id)
         new = model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)[:, input_ids.size(1) :]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ftscale.errors import InputError, MissingFileError
+
 
 @dataclass(frozen=True)
 class LearnedMetric:
@@ -58,11 +60,11 @@ def check_learned_metrics(checkpoints: dict[str, str]) -> None:
     """Refuse unknown metric names and checkpoint paths that do not exist (`generation.learned_metrics`)."""
     for name, path in checkpoints.items():
         if name not in LEARNED_METRICS:
-            raise ValueError(
+            raise InputError(
                 f"generation.learned_metrics: unknown metric {name!r}; valid: {', '.join(LEARNED_METRICS)}"
             )
         if not Path(path).exists():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"generation.learned_metrics.{name}={path!r} does not exist; give "
                 f"{LEARNED_METRICS[name].checkpoint_hint}"
             )

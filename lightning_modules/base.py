@@ -3,7 +3,7 @@
 import functools
 import importlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
@@ -14,6 +14,7 @@ from torch.distributed.tensor import DTensor
 from torchmetrics import MeanMetric
 from transformers import (
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     get_constant_schedule_with_warmup,
     get_cosine_schedule_with_warmup,
@@ -21,12 +22,19 @@ from transformers import (
 
 from ftscale.backbones.attention import FLASH, choose_attn_implementation, describe_attention
 from ftscale.backbones.loading import load_backbone
+from ftscale.backbones.params import ParameterCounts, meta_backbone
 from ftscale.datamodules.batching import IGNORE_INDEX
+from ftscale.errors import InputError, MissingFileError
 from ftscale.lightning_modules.sharding import data_parallel_mesh, shard_model
 
 
 class FinetuneModule(L.LightningModule):
     """Conditional-LM finetuning of a causal LM; subclasses override `adapt` to choose what trains.
+
+    A method also declares what it is, for the sweep's PET-size axis, its cost and its `base` points and for
+    generation; the defaults fit a PET method whose trained tensors sit in every token's path (LoRA-like), and a
+    method overrides the declarations that differ: `pet_size_argument`, `preserves_backbone_untrained`,
+    `prepended_tokens`, `count_trainable_parameters`, `flops_per_token`, `generation_model`.
 
     Args:
         backbone: Hugging Face hub id or local directory of a causal LM (a `ladder:<size>[@<tokens>]`
@@ -69,9 +77,50 @@ class FinetuneModule(L.LightningModule):
         # --transfer.data), so the task's own test metrics are never overwritten.
         self.test_prefix = "test"
 
+    pet_size_argument: ClassVar[str | None] = None
+    """The `__init__` argument that is the method's PET size (LoRA's `rank`, prompt tuning's `num_virtual_tokens`),
+    the value of a sweep's pet_size axis; None: the method has no size (FMT, IA3)."""
+    preserves_backbone_untrained: ClassVar[bool] = False
+    """Whether an untrained instance computes the backbone's own outputs (a LoRA update starts at zero), so that a
+    sweep's `base` points, which score untrained backbones, can run with it."""
+
     def adapt(self, backbone: PreTrainedModel) -> nn.Module:
         """Turn the loaded backbone into the model to train; only its `requires_grad` tensors are trained."""
         raise NotImplementedError
+
+    @property
+    def prepended_tokens(self) -> int:
+        """Positions put before every example's tokens that run through the whole model (a soft prompt's);
+        they add to the tokens a step trains on. Key/value prefixes are not tokens: their cost is the trainable
+        parameters'."""
+        return 0
+
+    def count_trainable_parameters(self, config: PretrainedConfig) -> int:
+        """Parameters this method (with its arguments) trains on a backbone of `config`, tied ones once.
+
+        The backbone is built on the meta device (shapes only: no weights, no memory), `adapt`ed as in training,
+        and its `requires_grad` parameters counted; a method whose `adapt` needs real weights overrides this.
+        """
+        with torch.device("meta"):  # the adapter's own tensors too
+            model = self.adapt(meta_backbone(config))
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    def flops_per_token(self, counts: ParameterCounts, trainable: int) -> int:
+        """Training FLOPs per token on a backbone of `counts` with `trainable` parameters of this method.
+
+        A multiply-add with a parameter costs 2 FLOPs forward; backward, a trained parameter costs 4 (the input's
+        and its own gradient) and a frozen one 2 (only the input's gradient, which must reach the adapter). So
+        4 x `counts.per_token` for the frozen model plus 6 x `trainable`, which assumes each trainable parameter
+        multiplies every token once (LoRA's A and B, a prefix's keys and values); an elementwise scale (IA3)
+        costs less, a small overcount. Attention over the context and per-step work (optimizer, DoRA's weight
+        norm) are left out, as in 6N.
+        """
+        return 4 * counts.per_token + 6 * trainable
+
+    def generation_model(self) -> tuple[nn.Module, torch.Tensor | None]:
+        """The model that generates continuations of prompts, and the embeddings [positions, hidden] it must read
+        before every prompt's (a soft prompt), or None when it generates from the prompt's token ids as they are."""
+        return self.model, None
 
     def load(self, attn_implementation: str) -> PreTrainedModel:
         """Load the backbone to adapt; QLoRA overrides this to load it quantised."""
@@ -192,7 +241,7 @@ class FinetuneModule(L.LightningModule):
         trained = {name for name, p in self.named_parameters() if p.requires_grad}
         missing = sorted(trained - checkpoint["state_dict"].keys())
         if missing:
-            raise KeyError(f"checkpoint lacks {len(missing)} trained tensors of this method, e.g. {missing[0]}")
+            raise InputError(f"checkpoint lacks {len(missing)} trained tensors of this method, e.g. {missing[0]}")
 
     def export(self, out_dir: str | Path) -> Path:
         """Write a directory that `from_pretrained` loads: the full model (FMT) or the peft adapter (PET)."""
@@ -210,11 +259,11 @@ def flatten_packed_rows(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 def adamw_8bit(params: list[nn.Parameter], lr: float, weight_decay: float, sharded: bool) -> torch.optim.Optimizer:
     """bitsandbytes' AdamW8bit (CUDA, and CPU since bitsandbytes 0.46); FSDP's sharded DTensors it cannot step."""
     if sharded:
-        raise ValueError("model.optimizer='adamw8bit' does not run under FSDP (ModelParallelStrategy); use 'adamw'")
+        raise InputError("model.optimizer='adamw8bit' does not run under FSDP (ModelParallelStrategy); use 'adamw'")
     try:
         from bitsandbytes.optim import AdamW8bit
     except ImportError as err:
-        raise ValueError(f"model.optimizer='adamw8bit' needs bitsandbytes: pip install bitsandbytes ({err})") from err
+        raise InputError(f"model.optimizer='adamw8bit' needs bitsandbytes: pip install bitsandbytes ({err})") from err
     return AdamW8bit(params, lr=lr, weight_decay=weight_decay)
 
 
@@ -230,25 +279,25 @@ def load_method(checkpoint: str | Path, **kwargs) -> FinetuneModule:
     `ftscale.` namespace names its class without the prefix.
     """
     if Path(checkpoint).is_dir():  # ModelParallelStrategy(save_distributed_checkpoint=True) writes one file per rank
-        raise ValueError(
+        raise InputError(
             f"{checkpoint}: a sharded FSDP checkpoint folder; make it one file first with "
             f"`python -m lightning.fabric.utilities.consolidate_checkpoint {checkpoint}`"
         )
     if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
+        raise MissingFileError(f"checkpoint {str(checkpoint)!r} does not exist")
     try:
         hparams = torch.load(checkpoint, map_location="cpu", weights_only=True).get("hyper_parameters", {})
     except Exception as error:  # truncated, corrupt, or not a torch file at all: torch's errors vary by case
-        raise ValueError(f"{checkpoint}: not a readable checkpoint of `ftscale fit` ({type(error).__name__})") from None
+        raise InputError(f"{checkpoint}: not a readable checkpoint of `ftscale fit` ({type(error).__name__})") from None
     class_path = hparams.get("_class_path")
     if class_path is None:
-        raise ValueError(f"{checkpoint}: no method class recorded; was it written by `ftscale fit`?")
+        raise InputError(f"{checkpoint}: no method class recorded; was it written by `ftscale fit`?")
     if class_path.partition(".")[0] in PRE_NAMESPACE_ROOMS:
         class_path = kwargs["_class_path"] = f"ftscale.{class_path}"  # Lightning checks the recorded class too
     module_name, _, class_name = class_path.rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, FinetuneModule)):
-        raise ValueError(f"{checkpoint}: {class_path!r} is not a FinetuneModule method")
+        raise InputError(f"{checkpoint}: {class_path!r} is not a FinetuneModule method")
     return cls.load_from_checkpoint(checkpoint, **kwargs)
 
 

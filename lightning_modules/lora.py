@@ -2,15 +2,15 @@
 
 from typing import Literal
 
-from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
-from torch import nn
+from peft import LoraConfig, TaskType, prepare_model_for_kbit_training
 from transformers import PreTrainedModel
 
 from ftscale.backbones.loading import load_backbone, quantization_config
-from ftscale.lightning_modules.base import FinetuneModule
+from ftscale.errors import InputError
+from ftscale.lightning_modules.peft_method import PeftMethod
 
 
-class LoRA(FinetuneModule):
+class LoRA(PeftMethod):
     """LoRA (Hu et al. 2021) through peft.
 
     Args:
@@ -23,6 +23,9 @@ class LoRA(FinetuneModule):
             bf16 compute) or `int8`; the adapter trains in full precision. Not under FSDP.
         **kwargs: The shared options of `FinetuneModule` (backbone, optimizer, learning_rate, ...).
     """
+
+    pet_size_argument = "rank"
+    preserves_backbone_untrained = True  # B starts at zero
 
     def __init__(
         self,
@@ -41,7 +44,7 @@ class LoRA(FinetuneModule):
         if quantization is None:
             return super().load(attn_implementation)
         if self.device_mesh is not None:
-            raise ValueError("model.quantization does not run under FSDP (ModelParallelStrategy); unset one of them")
+            raise InputError("model.quantization does not run under FSDP (ModelParallelStrategy); unset one of them")
         backbone = load_backbone(
             self.hparams.backbone,
             attn_implementation,
@@ -51,13 +54,12 @@ class LoRA(FinetuneModule):
         # Norms and head in fp32, base frozen; the base class enables activation checkpointing when asked.
         return prepare_model_for_kbit_training(backbone, use_gradient_checkpointing=False)
 
-    def adapt(self, backbone: PreTrainedModel) -> nn.Module:
+    def peft_config(self) -> LoraConfig:
         hp = self.hparams
-        config = LoraConfig(
+        return LoraConfig(
             task_type=TaskType.CAUSAL_LM,
             r=hp.rank,
             lora_alpha=hp.alpha,
             lora_dropout=hp.dropout,
             target_modules=hp.target_modules,
         )
-        return get_peft_model(backbone, config)

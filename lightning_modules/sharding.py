@@ -6,11 +6,13 @@ from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from transformers.modeling_layers import GradientCheckpointingLayer
 
+from ftscale.errors import InputError
+
 
 def data_parallel_mesh(mesh: DeviceMesh) -> DeviceMesh:
     """The data-parallel dimension of ModelParallelStrategy's 2-D mesh; ftscale shards but does not split tensors."""
     if mesh["tensor_parallel"].size() != 1:
-        raise ValueError(
+        raise InputError(
             f"trainer.strategy.tensor_parallel_size={mesh['tensor_parallel'].size()}: ftscale shards with FSDP2 "
             "only; set tensor_parallel_size: 1 and data_parallel_size to the number of processes (nodes x devices)"
         )
@@ -39,7 +41,7 @@ def shard_model(model: nn.Module, mesh: DeviceMesh, precision: str = "32-true") 
     policy = mixed_precision_policy(precision)
     layers = decoder_layers(model)
     if not layers:
-        raise ValueError(f"{type(model).__name__} has no decoder layers (GradientCheckpointingLayer) to shard")
+        raise InputError(f"{type(model).__name__} has no decoder layers (GradientCheckpointingLayer) to shard")
     for layer in layers:
         fully_shard(layer, mesh=mesh, mp_policy=policy)
     # The root's parameters are all-gathered for the whole forward anyway: keep them after it, as torchtitan does.

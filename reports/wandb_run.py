@@ -14,13 +14,16 @@ from ftscale.reports.wandb_settings import project, quiet_settings
 log = logging.getLogger(__name__)
 
 
-def log_fit_run(results: SweepResults, sections: list[Section], sweep_dir: Path, mode: str) -> Path | None:
-    """Log the fit under `<sweep_dir>/wandb/`; return the run's directory, None if disabled or it failed."""
+def log_fit_run(
+    results: SweepResults, sections: list[Section], sweep_dir: Path, mode: str, run_id: str | None = None
+) -> Path | None:
+    """Log the fit under `<sweep_dir>/wandb/` (as run `run_id` if given: a fit run again is the same run); return
+    the run's directory, None if disabled or it failed."""
     if mode == "disabled":
         return None
     for attempt in ["online", "offline"] if mode == "online" else [mode]:
         try:
-            return _log(results, sections, Path(sweep_dir), attempt)
+            return _log(results, sections, Path(sweep_dir), attempt, run_id)
         except Exception as err:  # W&B must never fail a fit: unreachable, misconfigured or broken alike.
             then = "logging offline instead" if attempt == "online" else "going on without it"
             log.warning(
@@ -33,7 +36,7 @@ def log_fit_run(results: SweepResults, sections: list[Section], sweep_dir: Path,
     return None
 
 
-def _log(results: SweepResults, sections: list[Section], sweep_dir: Path, mode: str) -> Path:
+def _log(results: SweepResults, sections: list[Section], sweep_dir: Path, mode: str, run_id: str | None) -> Path:
     import wandb
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -44,6 +47,8 @@ def _log(results: SweepResults, sections: list[Section], sweep_dir: Path, mode: 
         dir=sweep_dir,
         mode=mode,
         reinit="create_new",
+        id=run_id,
+        resume="allow" if run_id else None,
         settings=quiet_settings(),
         group=results.sweep,
         job_type="scaling-law",

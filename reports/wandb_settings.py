@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ftscale.errors import InputError
+
 PROJECT = "ftscale"
 # wandb 0.31 talks to api.forge.coreweave.com by default and also accepts the api.wandb.ai key behind it.
 DEFAULT_HOSTS = ("api.wandb.ai", "api.forge.coreweave.com")
@@ -22,7 +24,7 @@ def wandb_mode(requested: str | None) -> str:
     """The W&B mode for `--wandb` (None, online, offline, off; None reads WANDB_MODE): online only with credentials."""
     name = requested or os.environ.get("WANDB_MODE") or "online"
     if name not in MODES:
-        raise ValueError(f"--wandb must be one of online, offline, off; got {name!r}")
+        raise InputError(f"--wandb must be one of online, offline, off; got {name!r}")
     mode = MODES[name]
     return "offline" if mode == "online" and not has_credentials() else mode
 

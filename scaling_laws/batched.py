@@ -37,17 +37,21 @@ class Part:
     form: LawForm  # may be a Mapped view (stage 1 of the two-stage fit)
     lx: np.ndarray  # (n,) log X
     ldf: np.ndarray  # (n,) log Df
-    loss: np.ndarray  # (n,)
+    loss: np.ndarray  # (K, n): each problem's losses (a group bootstrap resamples the cell means)
     weights: np.ndarray  # (K, n)
 
     @classmethod
-    def on_points(cls, form: LawForm, points: Points, keep: np.ndarray, weights: np.ndarray) -> Part:
-        """The kept points (boolean mask or indices) with per-problem weights (K, len(points))."""
-        return cls(form, points.log_x()[keep], np.log(points.df[keep]), points.loss[keep], weights[:, keep])
+    def on_points(
+        cls, form: LawForm, points: Points, keep: np.ndarray, weights: np.ndarray, losses: np.ndarray | None = None
+    ) -> Part:
+        """The kept points (boolean mask or indices) with per-problem weights (K, len(points)) and losses
+        (K, len(points); the points' own losses for every problem by default)."""
+        loss = np.broadcast_to(points.loss, weights.shape) if losses is None else losses
+        return cls(form, points.log_x()[keep], np.log(points.df[keep]), loss[:, keep], weights[:, keep])
 
     def rows(self, rows: np.ndarray) -> Part:
         """The same points for a subset of the problems."""
-        return Part(self.form, self.lx, self.ldf, self.loss, self.weights[rows])
+        return Part(self.form, self.lx, self.ldf, self.loss[rows], self.weights[rows])
 
 
 @dataclass
@@ -64,20 +68,23 @@ class _Problems:
 
     def __init__(self, parts: Sequence[Part], kind: str, delta: float, free: np.ndarray):
         self.parts, self.kind, self.delta, self.free = parts, kind, delta, free
+        # Each part's targets (K, n) in the objective's scale, computed once.
+        self.targets = [np.log(p.loss) if kind == "log-huber" else p.loss for p in parts]
 
-    def _residuals(self, part: Part, logl: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
-        """Residuals in the objective's scale, and the factor that turns d log L into d prediction."""
+    def _residuals(self, k: int, logl: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+        """Residuals of part k's problems `rows` in the objective's scale, and the factor that turns d log L
+        into d prediction."""
         if self.kind == "log-huber":
-            return np.log(part.loss) - logl, 1.0
+            return self.targets[k][rows] - logl, 1.0
         pred = np.exp(logl)
-        return part.loss - pred, pred[..., None]
+        return self.targets[k][rows] - pred, pred[..., None]
 
     def value(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Objective (k,) of problems `rows` at theta (k, p); inf where it overflows."""
         total = np.zeros(len(rows))
         with np.errstate(over="ignore", invalid="ignore"):
-            for part in self.parts:
-                r, _ = self._residuals(part, part.form.log_predict(theta, part.lx, part.ldf))
+            for k, part in enumerate(self.parts):
+                r, _ = self._residuals(k, part.form.log_predict(theta, part.lx, part.ldf), rows)
                 total += (huber(r, self.delta) * part.weights[rows]).sum(1)
         return np.where(np.isfinite(total), total, np.inf)
 
@@ -87,9 +94,9 @@ class _Problems:
         k, q = len(rows), len(self.free)
         value, grad, scale, curv = np.zeros(k), np.zeros((k, q)), np.zeros((k, q)), np.zeros((k, q))
         hess = np.zeros((k, q, q))
-        for part in self.parts:
+        for i, part in enumerate(self.parts):
             logl, jac = part.form.log_predict_grad(theta, part.lx, part.ldf)
-            r, factor = self._residuals(part, logl)
+            r, factor = self._residuals(i, logl, rows)
             jac = jac[..., self.free] * factor
             w = part.weights[rows]
             value += (huber(r, self.delta) * w).sum(1)

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
 
+from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.result import FitResult
 
 DF_BOUNDS = (1.0, 1e15)  # Df range searched by the numeric root finders
-_SCAN = 600  # log-spaced probes for sign changes; brentq then polishes the first bracket
+_SCAN = 600  # log-spaced probes for sign changes (6% apart in Df over DF_BOUNDS); brentq polishes each bracket
+
+
+def _roots(g, bounds: tuple[float, float]) -> list[float]:
+    """Every Df in bounds where g (a function of log Df, vectorised) changes sign, smallest first. A zero
+    counts as positive, so curves that touch without crossing, or coincide, give none; two roots closer
+    than one probe step may be missed."""
+    u = np.linspace(np.log(bounds[0]), np.log(bounds[1]), _SCAN)
+    side = np.where(g(u) >= 0, 1, -1)
+    return [
+        float(np.exp(brentq(lambda s: float(g(np.array([s]))[0]), u[i], u[i + 1], xtol=1e-13, rtol=1e-15)))
+        for i in np.flatnonzero(side[:-1] != side[1:])
+    ]
 
 
 def _first_root(g, bounds: tuple[float, float]) -> float | None:
     """Smallest Df in bounds where g (a function of log Df) changes sign, or None."""
-    u = np.linspace(np.log(bounds[0]), np.log(bounds[1]), _SCAN)
-    v = g(u)
-    if v[0] == 0:
-        return float(np.exp(u[0]))
-    change = np.flatnonzero(np.sign(v[:-1]) * np.sign(v[1:]) <= 0)
-    if not change.size:
-        return None
-    i = int(change[0])
-    if v[i + 1] == 0:
-        return float(np.exp(u[i + 1]))
-    return float(np.exp(brentq(lambda s: float(g(np.array([s]))[0]), u[i], u[i + 1], xtol=1e-13, rtol=1e-15)))
+    roots = _roots(g, bounds)
+    return roots[0] if roots else None
 
 
 def _closed_form(fit1: FitResult, fit2: FitResult, x: float | None) -> float | None:
@@ -91,3 +96,113 @@ def examples_needed(
     q = 50 * (1 - level)
     lo, hi = (float(v) if v <= bounds[1] else None for v in np.percentile(values, [q, 100 - q]))
     return Needed(best, lo, hi, level)
+
+
+@dataclass
+class Crossing:
+    """Where two methods' laws cross at one X, who is better (lower loss) on each side, how sure."""
+
+    x: float | None
+    df: float
+    below: str  # the method with the lower predicted loss just below this Df
+    above: str  # ... just above it
+    low: float | None = None  # percentile interval of the crossing over paired bootstrap resamples
+    high: float | None = None
+    share: float | None = None  # share of resample pairs that cross the same way (the interval is over those)
+    level: float | None = None
+    extrapolation: list[str] = field(default_factory=list)  # why it lies outside what the fits measured
+
+
+def crossings(
+    fit1: FitResult,
+    fit2: FitResult,
+    x: float | None = None,
+    *,
+    names: tuple[str, str] = ("method 1", "method 2"),
+    bounds: tuple[float, float] = DF_BOUNDS,
+    level: float | None = None,
+) -> list[Crossing]:
+    """Every Df in `bounds` where the two laws predict the same loss at X, smallest first, with the better
+    method on each side. When both fits have bootstrap resamples, resample i of one is paired with resample
+    i of the other: each crossing's interval is the percentile interval (at `level`, default the fits') of
+    the nearest crossing in the same direction in each pair (found on the probe grid, linearly interpolated
+    in log Df), and `share` is the share of pairs that have one. A crossing outside the X or Df range either
+    fit was fitted on is marked as an extrapolation."""
+    level = level or fit1.level or fit2.level or 0.95
+    paired = _paired_crossings(fit1, fit2, x, bounds)
+    out = []
+    for df in _roots(lambda u: _gap(fit1, fit2, x, u)[0], bounds):
+        u = np.log(df)
+        rising = bool(_gap(fit1, fit2, x, np.array([u - 1e-6]))[0, 0] < 0)  # fit1 lower just below
+        c = Crossing(x, df, *(names if rising else names[::-1]))
+        if paired is not None:
+            matched = np.array([_nearest(roots, ups, u, rising) for roots, ups in paired])
+            found = matched[np.isfinite(matched)]
+            c.share, c.level = float(found.size / matched.size), level
+            if found.size:
+                c.low, c.high = (float(np.exp(v)) for v in percentile_interval(found, level))
+        c.extrapolation = outside_ranges({names[0]: fit1, names[1]: fit2}, x, df)
+        out.append(c)
+    return out
+
+
+def outside_ranges(fits: Mapping[str, FitResult], x: float | None, df: float) -> list[str]:
+    """Why (X, Df) lies outside the points each fit was fitted on, in words (empty when inside all)."""
+    out = []
+    for name, fit in fits.items():
+        if fit.ranges is None:
+            out.append(f"the {name + ' ' if name else ''}fit does not record the range it was fitted on")
+            continue
+        checks = [("Df", df, fit.ranges["df"])]
+        if x is not None and "x" in fit.ranges and fit.form.uses_x:
+            checks.insert(0, ("X", x, fit.ranges["x"]))
+        for label, value, (lo, hi) in checks:
+            if not lo * (1 - _RANGE_RTOL) <= value <= hi * (1 + _RANGE_RTOL):
+                side = "below" if value < lo else "above"
+                whose = f"the {name} fit's" if name else "the fit's"
+                out.append(f"{label} = {value:.4g} is {side} {whose} {label} range [{lo:.4g}, {hi:.4g}]")
+    return out
+
+
+_RANGE_RTOL = 1e-9  # a value typed with fewer digits than the fit stored still counts as inside
+
+
+def log_losses(fit: FitResult, x: float | None, u: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """log L at X and each log Df in u (m,) for the fit's parameters (1, m), or for each row of natural
+    parameters `rows` (k, p) in the fit's parameter order (its bootstrap resamples) (k, m)."""
+    form = fit.form
+    params = np.atleast_2d(np.array(list(fit.params.values())) if rows is None else rows)
+    positive = np.array([form.positive(p) for p in form.params])
+    theta = np.where(positive, np.log(np.where(positive, params, 1.0)), params)
+    lx = np.zeros_like(u) if x is None or not form.uses_x else np.full_like(u, np.log(x))
+    return form.log_predict(theta, lx, u)
+
+
+def _gap(fit1: FitResult, fit2: FitResult, x: float | None, u: np.ndarray, paired: int = 0) -> np.ndarray:
+    """L1 - L2 at X and log Df u: (1, m) for the fits, (paired, m) for their first `paired` resample pairs."""
+    if not paired:
+        return np.exp(log_losses(fit1, x, u)) - np.exp(log_losses(fit2, x, u))
+    rows = [np.asarray(f.bootstrap_params, float)[:paired] for f in (fit1, fit2)]
+    return np.exp(log_losses(fit1, x, u, rows[0])) - np.exp(log_losses(fit2, x, u, rows[1]))
+
+
+def _paired_crossings(fit1, fit2, x, bounds) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per resample pair: its crossings in log Df and whether each rises (fit1 lower below); None without
+    resamples in both fits."""
+    if not fit1.bootstrap_params or not fit2.bootstrap_params:
+        return None
+    u = np.linspace(np.log(bounds[0]), np.log(bounds[1]), _SCAN)
+    gap = _gap(fit1, fit2, x, u, paired=min(len(fit1.bootstrap_params), len(fit2.bootstrap_params)))
+    out = []
+    for g in gap:
+        side = np.where(g >= 0, 1, -1)
+        i = np.flatnonzero(side[:-1] != side[1:])
+        roots = u[i] + (u[i + 1] - u[i]) * g[i] / np.where(g[i] == g[i + 1], 1.0, g[i] - g[i + 1])
+        out.append((roots, side[i] < 0))
+    return out
+
+
+def _nearest(roots: np.ndarray, rising: np.ndarray, u: float, want_rising: bool) -> float:
+    """The root nearest u among those crossing in the wanted direction; NaN when there is none."""
+    same = roots[rising == want_rising]
+    return float(same[np.argmin(np.abs(same - u))]) if same.size else np.nan

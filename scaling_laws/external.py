@@ -1,4 +1,5 @@
-"""Loaders for the published measurements in `shared/data/external/` used to validate the engine."""
+"""Loaders for the published measurements the engine is validated on, copied into the project with their licences:
+`tests/fixtures/published/` (Chinchilla, Gemstones, datablations; `root` below) and `benchmarks/data/lin2024/`."""
 
 from __future__ import annotations
 
@@ -52,13 +53,14 @@ def datablations(root: Path, max_epochs: float = 2.5) -> Points:
     return as_points(*cols, source="datablations", names=("N", "D", "loss"))
 
 
-def lin2024(root: Path, dataset: str, min_models: int = 3) -> dict[str, Points]:
-    """Lin et al. 2024 finetuning losses per model family (families with >= min_models sizes).
+def lin2024(folder: Path, dataset: str, min_models: int = 3) -> dict[str, Points]:
+    """Lin et al. 2024 finetuning losses per model family (families with >= min_models sizes), read from
+    `folder/<dataset>.csv` (the project's copy: `benchmarks/data/lin2024/`).
 
     X = parameter count (`size`), Df = the numeric size columns except `0` (the loss before
     finetuning, which no power law in Df can describe), L = loss.
     """
-    with open(root / "finetune_lin2024" / f"{dataset}.csv") as fh:
+    with open(folder / f"{dataset}.csv") as fh:
         rows = list(csv.DictReader(fh))
     sizes = [c for c in rows[0] if c.isdigit() and int(c) > 0]
     families: dict[str, list[dict[str, str]]] = {}

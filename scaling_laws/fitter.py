@@ -9,10 +9,12 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ftscale.scaling_laws.blas import single_threaded_blas
+from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.forms import LawForm
 from ftscale.scaling_laws.heldout import held_out_mask, mean_abs_deviation
 from ftscale.scaling_laws.objective import Objective, SumObjective
-from ftscale.scaling_laws.points import Points, as_points, check_fittable
+from ftscale.scaling_laws.points import Points, as_points, check_fittable, group_cells
+from ftscale.scaling_laws.quality import assess
 from ftscale.scaling_laws.result import FitResult
 
 # Tight stopping rules: the summed Huber objective is ~1e-3, so scipy's defaults (absolute ftol
@@ -38,6 +40,7 @@ class Optimum:
     message: str
     n_starts: int
     n_refined: int
+    at_bound: list[int]  # indices of the parameters that ended on the box
 
 
 def _lbfgs(objective: Objective | SumObjective, start: np.ndarray, bounds):
@@ -70,18 +73,19 @@ def minimise(
         order = order[np.sort(first)][:refine]
     candidates = [np.asarray(w, float) for w in warm] + [starts[i] for i in order]
     if not candidates:
-        return Optimum(starts[0], np.inf, False, "no start gives a finite objective", len(starts), 0)
+        return Optimum(starts[0], np.inf, False, "no start gives a finite objective", len(starts), 0, [])
     best = min((_lbfgs(objective, c, bounds) for c in candidates), key=lambda r: r.fun)
     for _ in range(POLISH_ROUNDS):  # a fresh L-BFGS memory sometimes still finds a little descent
         again = _lbfgs(objective, best.x, bounds)
         if not again.fun < best.fun:
             break
         best = again
-    return Optimum(best.x, float(best.fun), *_verdict(objective, best, bounds, names), len(starts), len(candidates))
+    converged, message, at_bound = _verdict(objective, best, bounds, names)
+    return Optimum(best.x, float(best.fun), converged, message, len(starts), len(candidates), at_bound)
 
 
-def _verdict(objective, best, bounds, names) -> tuple[bool, str]:
-    """Converged or not, and a message that says why, including parameters stopped at the box."""
+def _verdict(objective, best, bounds, names) -> tuple[bool, str, list[int]]:
+    """Converged or not, a message that says why, and which parameters stopped at the box (also named in it)."""
     grad = objective.value_and_grad(best.x)[1]
     lo, hi = np.array(bounds).T
     at_bound = np.isclose(best.x, lo, rtol=0, atol=1e-6) | np.isclose(best.x, hi, rtol=0, atol=1e-6)
@@ -95,35 +99,14 @@ def _verdict(objective, best, bounds, names) -> tuple[bool, str]:
     for name, value, b in zip(names, best.x, at_bound, strict=True):
         if b:
             message += f"; {name} = {value:g} at its bound (degenerate direction)"
-    return converged, message
+    return converged, message, [int(i) for i in np.flatnonzero(at_bound)]
 
 
-def fit(
-    form: LawForm,
-    x,
-    df,
-    loss,
-    *,
-    loss_kind: str = "log-huber",
-    delta: float = 1e-3,
-    grid: np.ndarray | None = None,
-    held_out: Sequence[str] | np.ndarray | None = None,
-    weights: np.ndarray | None = None,
-    refine: int | None = REFINE,
-    warm: Sequence[np.ndarray] = (),
-) -> FitResult:
-    """Fit `form` to (X, Df, loss) by summed Huber; X may be None for single-factor forms."""
-    return fit_points(
-        form,
-        as_points(x, df, loss),
-        loss_kind=loss_kind,
-        delta=delta,
-        grid=grid,
-        held_out=held_out,
-        weights=weights,
-        refine=refine,
-        warm=warm,
-    )
+def fit(form: LawForm, x, df, loss, *, groups=None, **fit_kw) -> FitResult:
+    """Fit `form` to (X, Df, loss) by summed Huber; X may be None for single-factor forms, groups an optional
+    replicate id per row. fit_kw: the options of `fit_points` (loss_kind, delta, grid, held_out, weights,
+    refine, warm)."""
+    return fit_points(form, as_points(x, df, loss, groups=groups), **fit_kw)
 
 
 def fit_points(
@@ -137,6 +120,7 @@ def fit_points(
     weights: np.ndarray | None = None,
     refine: int | None = REFINE,
     warm: Sequence[np.ndarray] = (),
+    assess_quality: bool = True,
 ) -> FitResult:
     """Fit `form` to validated points by summed Huber (the work behind `fit`).
 
@@ -144,9 +128,19 @@ def fit_points(
     are left out of the fit and scored as Delta_h. grid: start points (G, p) in internal coordinates
     (form.grid() by default). weights: per-point multiplicities (bootstrap). refine: how many of the
     best-scoring starts L-BFGS-B refines (None: every start). warm: extra starts, refined first.
+    Grouped points (`points.groups`) are fitted as one mean per (X, Df) cell; the result records the noise
+    floor. The result carries its fit-quality verdict (scaling_laws.quality; `assess_quality=False` skips it,
+    for bootstrap refits whose verdict nobody reads).
     """
     rules = [] if held_out is None or isinstance(held_out, np.ndarray) else list(held_out)
-    mask = held_out if isinstance(held_out, np.ndarray) else held_out_mask(points, rules)
+    mask = held_out_mask(points, held_out)
+    noise_floor, n_groups = None, 0
+    if points.groups is not None:  # replicates: fit the cell means (see points.group_cells)
+        if weights is not None:
+            raise ScalingLawError("fit: per-point weights cannot be combined with groups (fit the cell means)")
+        cells = group_cells(points)
+        mask, points = cells.cell_mask(mask), cells.points
+        noise_floor, n_groups = cells.noise_floor(), len(cells.groups)
     keep = ~mask
     check_fittable(points, keep, len(form.free), form.uses_x, form.label)
     w = None if weights is None else np.asarray(weights, float)[keep]
@@ -154,8 +148,8 @@ def fit_points(
     starts = form.grid() if grid is None else np.atleast_2d(grid)
     opt = minimise(objective, starts, bounds=form.bounds(), names=form.internal, refine=refine, warm=warm)
     params = form.to_natural(opt.theta)
-    return FitResult(
-        law=form.name,
+    result = FitResult(
+        law=form.key,
         params=params,
         objective=opt.value,
         converged=opt.converged,
@@ -171,4 +165,15 @@ def fit_points(
         fixed=dict(getattr(form, "fixed", {})),
         n_starts=opt.n_starts,
         n_refined=opt.n_refined,
+        at_bound=[form.free[i] for i in opt.at_bound],
+        ranges=fitted_ranges(points, keep),
+        noise_floor=noise_floor,
+        n_groups=n_groups,
     )
+    return assess(result, points, keep, mask) if assess_quality else result
+
+
+def fitted_ranges(points: Points, keep: np.ndarray) -> dict[str, list[float]]:
+    """[low, high] of X (when there is one), Df and the loss over the kept points."""
+    cols = {"x": points.x, "df": points.df, "loss": points.loss}
+    return {k: [float(v[keep].min()), float(v[keep].max())] for k, v in cols.items() if v is not None}

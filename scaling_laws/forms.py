@@ -1,20 +1,43 @@
 """Law forms: each writes log L as a log-sum-exp of simple terms, with analytic gradients.
 
-A form works in *internal* coordinates: positive amplitudes are fitted as logs (A = e^a, B = e^b,
-E = e^e, D_l = e^d), exponents as they are. Adding a form is one subclass of `LawForm` that names
-its parameters, gives its terms and their gradients, and its start grid.
+A form works in *internal* coordinates: positive parameters (amplitudes, floors, offsets) are fitted as
+logs (A = e^a, B = e^b, E = e^e, D_l = e^d), exponents as they are. Each parameter has a `Meaning` (the
+size exponent, the data exponent, the floor, ...), so code asks `form.parameter(SIZE_EXPONENT)` instead of
+naming `alpha`. Adding a form is one subclass of `LawForm` (its parameters with their meanings, its
+terms and their gradients, its start grid) registered with `@register_form`.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ftscale.scaling_laws.errors import ScalingLawError
 
-LOG_NAMES = {"A": "a", "B": "b", "E": "e", "D_l": "d"}  # natural name -> internal (log) name
+
+@dataclass(frozen=True)
+class Meaning:
+    """What a parameter is: positive ones are fitted as their log; an exponent names the factor it
+    scales and its expected sign (+1: the loss falls as that factor grows when the exponent is positive)."""
+
+    label: str
+    positive: bool
+    factor: str | None = None  # "X" or "Df" for an exponent
+    sign: int = 0  # expected sign of an exponent; 0 for other parameters
+
+
+SCALE = Meaning("scale: amplitude of the power term (of the X term in an additive law)", positive=True)
+DATA_SCALE = Meaning("data scale: amplitude of the separate Df term", positive=True)
+SIZE_EXPONENT = Meaning("size exponent: how fast the loss falls with X", positive=False, factor="X", sign=1)
+DATA_EXPONENT = Meaning("data exponent: how fast the loss falls with Df", positive=False, factor="Df", sign=1)
+FLOOR = Meaning("floor: the loss approached as X and Df grow", positive=True)
+PRE_POWER = Meaning("pre-power offset D_l: the flat phase before the power law in Df", positive=True)
+
+LOG_NAMES = {"A": "a", "B": "b", "E": "e", "D_l": "d"}  # internal (log) names of the built-in forms' parameters
 
 # The Chinchilla grid of Hoffmann et al. / Besiroglu et al. 2024 (4,500 starts for the additive law).
 AMPLITUDES = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
@@ -30,18 +53,44 @@ TermGrads = list[list[np.ndarray | float]]
 
 
 class LawForm:
-    """A law L(X, Df) = sum of exp(terms); subclasses define `params`, `_terms`, `_grads`, `grid_axes`."""
+    """A law L(X, Df) = sum of exp(terms); subclasses define `params`, `meanings`, `_terms`, `_grads`, `grid_axes`."""
 
     name: str = ""
     formula: str = ""
     params: tuple[str, ...] = ()  # natural names, in internal-vector order
+    meanings: tuple[Meaning, ...] = ()  # what each parameter is, in `params` order
     uses_x: bool = True
     grid_axes: tuple[Sequence[float], ...] = ()  # start values of each parameter, in `params` order
 
     @property
+    def key(self) -> str:
+        """How a FitResult names this form so `get_form` finds it in any process: the registered name of
+        ftscale's own forms, the dotted class path (`my_pkg.laws.Shifted`) of a form defined elsewhere."""
+        base = type(self.base)
+        if base.__module__.startswith("ftscale."):
+            return self.name
+        return f"{base.__module__}.{base.__qualname__}"
+
+    def meaning(self, param: str) -> Meaning:
+        """The meaning of one of this form's parameters (natural name)."""
+        base = self.base
+        if param not in base.params:
+            raise ScalingLawError(f"{base.name} law has no parameter {param!r}; it has {list(base.params)}")
+        return base.meanings[base.params.index(param)]
+
+    def parameter(self, meaning: Meaning) -> str | None:
+        """The name of the parameter that has `meaning` (e.g. SIZE_EXPONENT -> "alpha"), or None."""
+        base = self.base
+        return next((p for p, m in zip(base.params, base.meanings, strict=True) if m == meaning), None)
+
+    def positive(self, param: str) -> bool:
+        """Whether `param` (natural name) is positive, hence fitted as its log."""
+        return self.meaning(param).positive
+
+    @property
     def internal(self) -> tuple[str, ...]:
-        """Internal parameter names (logs of the positive amplitudes)."""
-        return tuple(LOG_NAMES.get(p, p) for p in self.params)
+        """Internal parameter names of the free parameters (logs of the positive ones)."""
+        return tuple(_internal_name(p, self.positive(p)) for p in self.free)
 
     @property
     def label(self) -> str:
@@ -109,11 +158,11 @@ class LawForm:
         missing = [p for p in self.free if p not in params]
         if missing:
             raise ScalingLawError(f"{self.name} law needs parameters {missing}")
-        return np.array([np.log(params[p]) if p in LOG_NAMES else params[p] for p in self.free], float)
+        return np.array([np.log(params[p]) if self.positive(p) else params[p] for p in self.free], float)
 
     def to_natural(self, theta: np.ndarray) -> dict[str, float]:
         """Natural-name mapping of every parameter from the internal vector of free parameters."""
-        return {p: float(np.exp(v) if p in LOG_NAMES else v) for p, v in zip(self.params, theta, strict=True)}
+        return {p: float(np.exp(v) if self.positive(p) else v) for p, v in zip(self.params, theta, strict=True)}
 
     def grid(self) -> np.ndarray:
         """Start points (G, p) in internal coordinates: the product of the per-parameter axes."""
@@ -122,7 +171,7 @@ class LawForm:
 
     def bounds(self) -> list[tuple[float, float]]:
         """Optimiser box for each free internal parameter."""
-        return [(-LOG_BOUND, LOG_BOUND) if p in LOG_NAMES else (-EXPONENT_BOUND, EXPONENT_BOUND) for p in self.free]
+        return [(-LOG_BOUND, LOG_BOUND) if self.positive(p) else (-EXPONENT_BOUND, EXPONENT_BOUND) for p in self.free]
 
     def constrained(self, tied: Sequence[tuple[str, str]] = (), fixed: Mapping[str, float] | None = None) -> LawForm:
         """This form with `follower := leader` for each (leader, follower) in tied and some params fixed."""
@@ -132,12 +181,67 @@ class LawForm:
         return f"<{self.name}: {self.formula}>"
 
 
+FORMS: dict[str, LawForm] = {}  # name -> form; filled by register_form
+_BY_PATH: dict[str, LawForm] = {}  # dotted class path -> form, for forms defined outside ftscale
+
+
+def register_form(form):
+    """Register a law form: an instance, or a class (instantiated without arguments), so it can be used as a
+    class decorator. A form is then found by `get_form(form.name)` and, outside ftscale, by its class path."""
+    instance = form() if isinstance(form, type) else form
+    if not isinstance(instance, LawForm) or not instance.name:
+        raise ScalingLawError(f"register_form takes a LawForm subclass or instance with a name, got {form!r}")
+    known = FORMS.get(instance.name)
+    if known is not None and _class_path(known) != _class_path(instance):
+        raise ScalingLawError(
+            f"a law called {instance.name!r} is already registered ({type(known).__qualname__}); choose another name"
+        )
+    if len(instance.meanings) != len(instance.params) or len(instance.grid_axes) != len(instance.params):
+        raise ScalingLawError(
+            f"law {instance.name!r}: give one meaning and one grid axis per parameter {list(instance.params)}"
+        )
+    FORMS[instance.name] = known or instance
+    _BY_PATH[instance.key] = FORMS[instance.name]
+    return form
+
+
+def get_form(name: str) -> LawForm:
+    """The registered form called `name`, or the form class at the dotted path `name` (`my_pkg.laws.Shifted`),
+    imported, instantiated and registered."""
+    form = FORMS.get(name) or _BY_PATH.get(name)
+    if form is not None:
+        return form
+    module, _, attr = name.rpartition(".")
+    if module:
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as error:
+            raise ScalingLawError(f"law {name!r}: cannot import it ({error})") from None
+        if not (isinstance(cls, type) and issubclass(cls, LawForm)):
+            raise ScalingLawError(f"law {name!r} is not a LawForm subclass")
+        register_form(cls)
+        return FORMS[cls.name]
+    raise ScalingLawError(
+        f"unknown law {name!r}; known laws: {', '.join(FORMS)}, or the dotted path of a LawForm class (my_pkg.MyForm)"
+    )
+
+
+def _class_path(form: LawForm) -> str:
+    return f"{type(form).__module__}.{type(form).__qualname__}"
+
+
+def _internal_name(param: str, positive: bool) -> str:
+    return LOG_NAMES.get(param, f"log_{param}") if positive else param
+
+
+@register_form
 class Multiplicative(LawForm):
     """The paper's joint law (Zhang et al. 2024)."""
 
     name = "multiplicative"
     formula = "L = A X^-alpha Df^-beta + E"
     params = ("A", "alpha", "beta", "E")
+    meanings = (SCALE, SIZE_EXPONENT, DATA_EXPONENT, FLOOR)
     grid_axes = (AMPLITUDES, EXPONENTS, EXPONENTS, OFFSETS)
 
     def _terms(self, t, lx, ldf):
@@ -148,12 +252,14 @@ class Multiplicative(LawForm):
         return [[1.0, -lx, -ldf, 0.0], [0.0, 0.0, 0.0, 1.0]]
 
 
+@register_form
 class Additive(LawForm):
     """Chinchilla-style additive law (Hoffmann et al. 2022)."""
 
     name = "additive"
     formula = "L = A/X^alpha + B/Df^beta + E"
     params = ("A", "alpha", "B", "beta", "E")
+    meanings = (SCALE, SIZE_EXPONENT, DATA_SCALE, DATA_EXPONENT, FLOOR)
     grid_axes = (AMPLITUDES, EXPONENTS, AMPLITUDES, EXPONENTS, OFFSETS)
 
     def _terms(self, t, lx, ldf):
@@ -164,12 +270,14 @@ class Additive(LawForm):
         return [[1.0, -lx, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, -ldf, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]]
 
 
+@register_form
 class Power(LawForm):
     """Single-factor power law in Df (X is ignored)."""
 
     name = "power"
     formula = "L = A Df^-beta + E"
     params = ("A", "beta", "E")
+    meanings = (SCALE, DATA_EXPONENT, FLOOR)
     uses_x = False
     grid_axes = (AMPLITUDES, EXPONENTS, OFFSETS)
 
@@ -187,12 +295,14 @@ def _rectifier(d: np.ndarray, beta: np.ndarray, ldf: np.ndarray) -> tuple[np.nda
     return s, np.exp(d - s)
 
 
+@register_form
 class Rectified(LawForm):
     """Single-factor rectified law of Lin et al. (ICML 2024): flat pre-power phase, then a power law."""
 
     name = "rectified"
     formula = "L = B/(D_l + Df^beta) + E"
     params = ("B", "D_l", "beta", "E")
+    meanings = (SCALE, PRE_POWER, DATA_EXPONENT, FLOOR)
     uses_x = False
     grid_axes = (AMPLITUDES, AMPLITUDES, EXPONENTS, OFFSETS)
 
@@ -205,12 +315,14 @@ class Rectified(LawForm):
         return [[1.0, -share, -(1.0 - share) * ldf, 0.0], [0.0, 0.0, 0.0, 1.0]]
 
 
+@register_form
 class RectifiedJoint(LawForm):
     """Joint rectified law: the paper's multiplicative law with Lin's pre-power phase in Df."""
 
     name = "rectified-joint"
     formula = "L = A X^-alpha / (D_l + Df^beta) + E"
     params = ("A", "alpha", "D_l", "beta", "E")
+    meanings = (SCALE, SIZE_EXPONENT, PRE_POWER, DATA_EXPONENT, FLOOR)
     grid_axes = (AMPLITUDES, EXPONENTS, AMPLITUDES, EXPONENTS, OFFSETS)
 
     def _terms(self, t, lx, ldf):
@@ -232,12 +344,20 @@ class Mapped(LawForm):
         offset: np.ndarray,
         free: Sequence[str],
         label: str,
+        bases: Sequence[str] | None = None,
     ):
+        """bases: the base parameter each free one stands for (by default the first one its column feeds)."""
         self._base, self.matrix, self.offset, self._free = base, matrix, offset, tuple(free)
         self.name, self.formula, self.params, self.uses_x = base.name, base.formula, base.params, base.uses_x
         self._label = label
+        if bases is None:
+            bases = [base.params[int(np.flatnonzero(matrix[:, j])[0])] for j in range(len(self._free))]
+        self._free_base = dict(zip(self._free, bases, strict=True))  # a free parameter has its base's meaning
         self.tied: list[tuple[str, str]] = []
         self.fixed: dict[str, float] = {}
+
+    def meaning(self, param: str) -> Meaning:
+        return self._base.meaning(self._free_base.get(param, param))
 
     @property
     def label(self) -> str:
@@ -253,7 +373,12 @@ class Mapped(LawForm):
 
     @property
     def internal(self) -> tuple[str, ...]:
-        return tuple(LOG_NAMES.get(p, p) for p in self._free)
+        # e.g. "A[model]" (stage 1's A of the model-size factor) -> "a[model]"
+        names = []
+        for p in self._free:
+            b = self._free_base[p]
+            names.append(_internal_name(b, self.positive(b)) + (p[len(b) :] if p.startswith(b) else ""))
+        return tuple(names)
 
     def full(self, theta: np.ndarray) -> np.ndarray:
         """Internal vector(s) of the base form from the free parameters."""
@@ -286,7 +411,7 @@ class Constrained(Mapped):
         matrix, offset = np.zeros((len(base.params), len(free))), np.zeros(len(base.params))
         for row, p in enumerate(base.params):
             if p in fixed:
-                offset[row] = np.log(fixed[p]) if p in LOG_NAMES else fixed[p]
+                offset[row] = np.log(fixed[p]) if base.positive(p) else fixed[p]
             else:
                 matrix[row, free.index(followers.get(p, p))] = 1.0
         names = [f"{f}={leader}" for leader, f in tied] + [f"{k}={v:g}" for k, v in fixed.items()]
@@ -294,19 +419,9 @@ class Constrained(Mapped):
         self.tied, self.fixed = [(a, b) for a, b in tied], dict(fixed)
 
 
-MULTIPLICATIVE = Multiplicative()
-ADDITIVE = Additive()
-POWER = Power()
-RECTIFIED = Rectified()
-RECTIFIED_JOINT = RectifiedJoint()
+MULTIPLICATIVE = FORMS["multiplicative"]
+ADDITIVE = FORMS["additive"]
+POWER = FORMS["power"]
+RECTIFIED = FORMS["rectified"]
+RECTIFIED_JOINT = FORMS["rectified-joint"]
 ADDITIVE_TIED = ADDITIVE.constrained(tied=[("alpha", "beta")])
-
-FORMS: dict[str, LawForm] = {f.name: f for f in (MULTIPLICATIVE, ADDITIVE, POWER, RECTIFIED, RECTIFIED_JOINT)}
-
-
-def get_form(name: str) -> LawForm:
-    """The registered form called `name`."""
-    try:
-        return FORMS[name]
-    except KeyError:
-        raise ScalingLawError(f"unknown law {name!r}; known laws: {', '.join(FORMS)}") from None

@@ -16,8 +16,13 @@ RULE_HELP = (
 )
 
 
-def held_out_mask(points: Points, rules: Sequence[str] | None = None) -> np.ndarray:
-    """Boolean mask of the held-out points: the union of what each rule selects."""
+def held_out_mask(points: Points, rules: Sequence[str] | np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of the held-out points: the union of what each rule selects (a boolean mask is checked
+    and copied)."""
+    if isinstance(rules, np.ndarray):
+        if rules.dtype != bool or rules.shape != (len(points),):
+            raise ScalingLawError(f"a held-out mask must be {len(points)} booleans, got {rules.dtype} {rules.shape}")
+        return rules.copy()
     mask = np.zeros(len(points), dtype=bool)
     for rule in rules or ():
         mask |= _select(points, rule)

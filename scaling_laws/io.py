@@ -68,21 +68,28 @@ def _read_jsonl(path: Path, lines: list[str]):
     return list(columns), rows, where
 
 
-def read_points(path: str | Path, x: str | None, df: str, loss: str) -> Points:
-    """Validated points from columns of a table file; x may be None (single-factor laws)."""
+def read_points(path: str | Path, x: str | None, df: str, loss: str, group: str | None = None) -> Points:
+    """Validated points from columns of a table file; x may be None (single-factor laws). group: a column of
+    replicate ids (seeds): rows sharing X and Df are then replicates of one cell."""
     columns, rows, lines = read_table(path)
-    wanted = [c for c in (x, df, loss) if c is not None]
-    for c in wanted:
+    numeric = [c for c in (x, df, loss) if c is not None]
+    for c in [*numeric, *([group] if group is not None else [])]:
         if c not in columns:
             raise ScalingLawError(f"{path}: no column {c!r}; available columns: {', '.join(columns)}")
-    values = {c: [] for c in wanted}
+    values = {c: [] for c in numeric}
     for row, line in zip(rows, lines, strict=True):
-        for c in wanted:
+        for c in numeric:
             v = row.get(c)
             try:
                 values[c].append(float(v))
             except (TypeError, ValueError):
                 raise ScalingLawError(f"{path}: line {line}, column {c!r}: {v!r} is not a number") from None
+    groups = None
+    if group is not None:
+        missing = next((line for row, line in zip(rows, lines, strict=True) if row.get(group) in (None, "")), None)
+        if missing is not None:
+            raise ScalingLawError(f"{path}: line {missing}, column {group!r} is empty; every row needs a group")
+        groups = [row[group] for row in rows]
     return as_points(
         None if x is None else values[x],
         values[df],
@@ -90,11 +97,13 @@ def read_points(path: str | Path, x: str | None, df: str, loss: str) -> Points:
         source=str(path),
         names=(x or "x", df, loss),
         lines=np.array(lines),
+        groups=groups,
+        group_name=group or "group",
     )
 
 
 def load_fit(path: str | Path) -> FitResult:
-    """A saved FitResult; for a saved comparison (`--law all`), its winner."""
+    """A saved FitResult; for a saved comparison (`--law all`), the chosen fit (by cross-validation)."""
     try:
         data = json.loads(Path(path).read_text())
     except OSError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -13,8 +13,12 @@ from ftscale.scaling_laws.fitter import REFINE, fit_points, minimise
 from ftscale.scaling_laws.forms import MULTIPLICATIVE, LawForm, Mapped
 from ftscale.scaling_laws.heldout import held_out_mask
 from ftscale.scaling_laws.objective import Objective, SumObjective
-from ftscale.scaling_laws.points import Points, check_fittable
+from ftscale.scaling_laws.points import Points, check_fittable, group_cells
+from ftscale.scaling_laws.quality import assess, parameter_reasons, verdict
 from ftscale.scaling_laws.result import FitResult
+
+# Held-out points: one list of rules for every factor, or a mapping factor -> rules or a boolean mask.
+Rules = Sequence[str] | Mapping[str, Sequence[str] | np.ndarray] | None
 
 
 @dataclass
@@ -31,6 +35,9 @@ class TwoStageResult:
     stage1_message: str
     stage1_factors: list[str]
     fits: dict[str, FitResult]
+    stage1_at_bound: list[str] = field(default_factory=list)  # stage-1 parameters left on the box ("A[model]")
+    stage1_quality: str | None = None  # the shared stage's verdict ("ok" or "degenerate"; None in older files)
+    stage1_reasons: list[str] = field(default_factory=list)
     shared_intervals: dict[str, list[float]] | None = None  # percentile [low, high] of each shared parameter
     level: float | None = None
     n_bootstrap: int = 0
@@ -65,24 +72,26 @@ def fit_two_stage(
     stage1: Sequence[str] | None = None,
     form: LawForm = MULTIPLICATIVE,
     shared: Sequence[str] = ("beta", "E"),
-    held_out: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    held_out: Rules = None,
     weights: Mapping[str, np.ndarray] | None = None,
     **fit_kw,
 ) -> TwoStageResult:
     """Fit `shared` on the `stage1` factors together (each with its own other params), then refit each
     factor in `series` with the shared values fixed. series maps factor name -> points with X = that
     factor (model size, pretraining tokens, PET size); stage1 defaults to every factor. held_out is one
-    list of rules for every factor, or a mapping factor -> rules (the paper holds out the largest model
-    but an interior pretraining checkpoint). weights: factor -> per-point multiplicities (a bootstrap
-    resample), used in both stages.
+    list of rules for every factor, or a mapping factor -> rules or a boolean mask (the paper holds out the
+    largest model but an interior pretraining checkpoint). Grouped series (replicates, `Points.groups`) are
+    fitted on their cell means. weights: factor -> per-point (per-cell) multiplicities (a bootstrap
+    resample), used in both stages. Every law and the shared stage carry a fit-quality verdict.
     """
     names = stage1_factors(series, stage1, form, shared)
+    rules = {g: factor_rules(held_out, g) for g in series}
+    series, held, groups = reduce_groups(series, rules)
     kind, delta = fit_kw.get("loss_kind", "log-huber"), fit_kw.get("delta", 1e-3)
     own = [p for p in form.params if p not in shared]
     parts = []
     for k, g in enumerate(names):
-        points = series[g]
-        keep = ~held_out_mask(points, factor_rules(held_out, g))
+        points, keep = series[g], ~held[g]
         check_fittable(points, keep, len(own) + len(shared), form.uses_x, f"{form.name} ({g})")
         w = None if weights is None else np.asarray(weights[g], float)[keep]
         view = stage1_view(form, shared, names, k)
@@ -91,7 +100,7 @@ def fit_two_stage(
     # shared values (a common grid start cannot suit factors whose X differ by orders of magnitude).
     alone = {
         g: form.to_internal(
-            fit_points(form, series[g], held_out=factor_rules(held_out, g), **_kw(weights, g, fit_kw)).params
+            fit_points(form, series[g], held_out=held[g], assess_quality=False, **_kw(weights, g, fit_kw)).params
         )
         for g in names
     }
@@ -110,20 +119,75 @@ def fit_two_stage(
     )
     natural = form.to_natural(parts[0].form.full(opt.theta)[0])
     shared_values = {p: natural[p] for p in shared}
+    stage1_free = parts[0].form.free
+    point = TwoStageResult(
+        shared_values,
+        opt.value,
+        opt.converged,
+        opt.message,
+        names,
+        {},
+        stage1_at_bound=[stage1_free[i] for i in opt.at_bound],
+    )
     fixed = form.constrained(fixed=shared_values)
-    fits = {
-        g: fit_points(fixed, pts, held_out=factor_rules(held_out, g), **_kw(weights, g, fit_kw))
-        for g, pts in series.items()
-    }
-    return TwoStageResult(shared_values, opt.value, opt.converged, opt.message, names, fits)
+    fits = {}
+    for g, pts in series.items():
+        fitted = fit_points(fixed, pts, held_out=held[g], assess_quality=False, **_kw(weights, g, fit_kw))
+        floor, n_groups = groups[g]
+        fitted = replace(
+            fitted,
+            held_out=list(rules[g] or []) if not isinstance(rules[g], np.ndarray) else [],
+            at_bound=[p for p in point.stage1_at_bound if p in shared] + fitted.at_bound,
+            noise_floor=floor,
+            n_groups=n_groups,
+        )
+        fits[g] = assess(fitted, pts, ~held[g], held[g], extra=stage1_extra(point))
+    return assess_stage1(replace(point, fits=fits), form)
+
+
+def reduce_groups(
+    series: Mapping[str, Points], rules: Mapping[str, Sequence[str] | np.ndarray | None]
+) -> tuple[dict[str, Points], dict[str, np.ndarray], dict[str, tuple[float | None, int]]]:
+    """Per factor: its points with replicates reduced to cell means (points.group_cells), the held-out mask
+    over them, and (noise floor, number of groups); ungrouped series pass through."""
+    reduced, held, groups = {}, {}, {}
+    for g, pts in series.items():
+        mask = held_out_mask(pts, rules.get(g))
+        if pts.groups is None:
+            reduced[g], held[g], groups[g] = pts, mask, (None, 0)
+        else:
+            cells = group_cells(pts)
+            reduced[g], held[g] = cells.points, cells.cell_mask(mask)
+            groups[g] = (cells.noise_floor(), len(cells.groups))
+    return reduced, held, groups
+
+
+def stage1_extra(result: TwoStageResult) -> list[str]:
+    """Reasons from the shared stage that every factor's law inherits (its at-bound shared parameters are in
+    each law's own `at_bound`)."""
+    return [] if result.stage1_converged else ["the shared stage (stage 1) did not converge"]
+
+
+def assess_stage1(result: TwoStageResult, form: LawForm) -> TwoStageResult:
+    """The shared stage's verdict: converged, its parameters off the box, shared exponents of the right sign,
+    and (after a bootstrap) shared intervals narrow enough to identify them."""
+    reasons = parameter_reasons(
+        form,
+        result.shared,
+        converged=result.stage1_converged,
+        at_bound=result.stage1_at_bound,
+        intervals=result.shared_intervals,
+        level=result.level,
+    )
+    return replace(result, stage1_quality=verdict(reasons), stage1_reasons=reasons)
 
 
 def _kw(weights: Mapping[str, np.ndarray] | None, factor: str, fit_kw: dict) -> dict:
     return fit_kw if weights is None else {**fit_kw, "weights": weights[factor]}
 
 
-def factor_rules(held_out: Sequence[str] | Mapping[str, Sequence[str]] | None, factor: str) -> Sequence[str] | None:
-    """The held-out rules of one factor, from one list for all factors or a mapping factor -> rules."""
+def factor_rules(held_out: Rules, factor: str) -> Sequence[str] | np.ndarray | None:
+    """The held-out rules (or mask) of one factor, from one list for all factors or a mapping factor -> rules."""
     return held_out.get(factor) if isinstance(held_out, Mapping) else held_out
 
 
@@ -146,7 +210,8 @@ def stage1_view(form: LawForm, shared: Sequence[str], names: Sequence[str], k: i
     matrix = np.zeros((len(form.params), len(free)))
     for i, p in enumerate(form.params):
         matrix[i, shared.index(p) if p in shared else len(shared) + k * len(own) + own.index(p)] = 1.0
-    return Mapped(form, matrix, np.zeros(len(form.params)), free, f"{form.name}[{names[k]}]")
+    bases = list(shared) + [p for _ in names for p in own]
+    return Mapped(form, matrix, np.zeros(len(form.params)), free, f"{form.name}[{names[k]}]", bases)
 
 
 def stage1_columns(form: LawForm, shared: Sequence[str], names: Sequence[str]) -> list[int]:

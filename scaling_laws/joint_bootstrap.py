@@ -1,10 +1,11 @@
 """Two-stage bootstrap: resample each factor's fitted points and rerun both stages per resample.
 
 Resample i draws, for every factor, as many of that factor's fitted points as it has, with replacement
-(held-out points are never drawn); stage 1 (the shared beta and E, each stage-1 factor with its own A
-and alpha) and stage 2 (A and alpha per factor with resample i's shared values fixed) are then refit on
-those draws. So beta and E get honest intervals, and row i of every factor's samples comes from the same
-draw i, which gives intervals of derived quantities (alpha_m - alpha_p, Delta_h, crossings) per resample.
+(held-out points are never drawn; with groups, whole groups first: see scaling_laws.draws); stage 1 (the
+shared beta and E, each stage-1 factor with its own A and alpha) and stage 2 (A and alpha per factor with
+resample i's shared values fixed) are then refit on those draws. So beta and E get honest intervals, and
+row i of every factor's samples comes from the same draw i, which gives intervals of derived quantities
+(alpha_m - alpha_p, Delta_h, crossings) per resample.
 
 The refits run batched (scaling_laws.batched) from the full-data optimum; a resample it does not bring
 to a stationary point off the box is refit by the scipy fitter from the same start plus the best grid
@@ -21,66 +22,33 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ftscale.scaling_laws.batched import Part, solve
+from ftscale.scaling_laws.draws import Draws, draw
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.fitter import fit_points, minimise
-from ftscale.scaling_laws.forms import LOG_NAMES, MULTIPLICATIVE, LawForm
-from ftscale.scaling_laws.heldout import held_out_mask
+from ftscale.scaling_laws.forms import MULTIPLICATIVE, LawForm
 from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.joint import (
+    Rules,
     TwoStageResult,
+    assess_stage1,
     factor_rules,
     fit_two_stage,
+    reduce_groups,
     stage1_columns,
+    stage1_extra,
     stage1_view,
 )
 from ftscale.scaling_laws.objective import Objective, SumObjective
-from ftscale.scaling_laws.points import Points
+from ftscale.scaling_laws.points import Points, group_cells
+from ftscale.scaling_laws.quality import assess
 from ftscale.scaling_laws.resampling import BOOTSTRAP_STARTS
-
-MAX_REDRAW_ROUNDS = 1000
-
-Rules = Sequence[str] | Mapping[str, Sequence[str]] | None
-
-
-def resample_weights(
-    series: Mapping[str, Points], held_out: Rules, *, n: int, seed: int, uses_x: bool = True
-) -> tuple[dict[str, np.ndarray], int]:
-    """Per factor, (n, len(points)) multiplicities of n resamples of its fitted points, and how many draws
-    were redrawn because they left a factor with a single distinct Df (or X, when the law uses X).
-
-    Each draw is a multinomial count over the factor's fitted points (held-out points get 0), drawn from
-    `seed` for every factor in `series` order, so the same seed gives the same resamples.
-    """
-    rng = np.random.default_rng(seed)
-    fitted = {g: np.flatnonzero(~held_out_mask(pts, factor_rules(held_out, g))) for g, pts in series.items()}
-    counts = {g: np.zeros((n, len(pts))) for g, pts in series.items()}
-    todo, redrawn = np.arange(n), 0
-    for _ in range(MAX_REDRAW_ROUNDS):
-        bad = np.zeros(todo.size, bool)
-        for g, pts in series.items():
-            m = len(fitted[g])
-            counts[g][np.ix_(todo, fitted[g])] = rng.multinomial(m, np.full(m, 1 / m), todo.size)
-            bad |= _single_value(counts[g][todo], pts.df)
-            if uses_x and pts.x is not None:
-                bad |= _single_value(counts[g][todo], pts.x)
-        todo = todo[bad]
-        if not todo.size:
-            return counts, redrawn
-        redrawn += todo.size
-    raise ScalingLawError(f"bootstrap: {todo.size} resample(s) kept one distinct X or Df after redrawing")
-
-
-def _single_value(counts: np.ndarray, column: np.ndarray) -> np.ndarray:
-    values = np.unique(column)
-    present = np.stack([(counts[:, column == v] > 0).any(axis=1) for v in values], axis=1)
-    return present.sum(axis=1) < 2
 
 
 @dataclass(frozen=True)
 class _Job:
     """What every chunk of resamples needs (picklable, for worker processes)."""
 
-    series: dict[str, Points]
+    series: dict[str, Points]  # the points fitted (cell means of grouped series)
     fitted: dict[str, np.ndarray]  # factor -> indices of its fitted points
     names: list[str]  # stage-1 factors
     form: LawForm
@@ -114,25 +82,27 @@ def bootstrap_two_stage(
     if n < 1 or not 0 < level < 1:
         raise ScalingLawError(f"bootstrap needs n >= 1 and 0 < level < 1, got n={n}, level={level}")
     point = fit_two_stage(series, stage1=stage1, form=form, shared=shared, held_out=held_out, **fit_kw)
-    weights, redrawn = resample_weights(series, held_out, n=n, seed=seed, uses_x=form.uses_x)
-    job = _job(series, point, held_out, form, tuple(shared), fit_kw)
-    chunks = np.array_split(np.arange(n), max(1, min(workers, n)))
-    parts = [{g: w[rows] for g, w in weights.items()} for rows in chunks]
+    rules = {g: factor_rules(held_out, g) for g in series}
+    cells = {g: group_cells(pts) if pts.groups is not None else None for g, pts in series.items()}
+    series, held, _ = reduce_groups(series, rules)
+    draws = draw(series, held, cells, n=n, seed=seed, uses_x=form.uses_x)
+    job = _job(series, held, point, form, tuple(shared), fit_kw)
+    chunks = [draws.rows(rows) for rows in np.array_split(np.arange(n), max(1, min(workers, n)))]
     if workers > 1:
         # Spawned, not forked: a fork of a process with live threads can inherit a held lock and hang.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = list(pool.map(_refit, [job] * len(parts), parts))
+            done = list(pool.map(_refit, [job] * len(chunks), chunks))
     else:
-        done = [_refit(job, parts[0])]
+        done = [_refit(job, chunks[0])]
     theta = {g: np.concatenate([d[0][g] for d in done]) for g in series}
     ok = {g: np.concatenate([d[1][g] for d in done]) for g in series}
     fallback = np.concatenate([d[2] for d in done])
-    return _result(point, job, held_out, theta, ok, fallback, redrawn, n=n, seed=seed, level=level)
+    return _result(point, job, held, theta, ok, fallback, draws.redrawn, n=n, seed=seed, level=level)
 
 
-def _job(series, point: TwoStageResult, held_out: Rules, form: LawForm, shared: tuple[str, ...], fit_kw) -> _Job:
+def _job(series, held, point: TwoStageResult, form: LawForm, shared: tuple[str, ...], fit_kw) -> _Job:
     names = point.stage1_factors
-    fitted = {g: np.flatnonzero(~held_out_mask(pts, factor_rules(held_out, g))) for g, pts in series.items()}
+    fitted = {g: np.flatnonzero(~held[g]) for g in series}
     own2 = {g: form.to_internal(fit.params) for g, fit in point.fits.items()}
     own = [form.params.index(p) for p in form.params if p not in shared]
     start1 = np.concatenate([own2[names[0]][[form.params.index(p) for p in shared]]] + [own2[g][own] for g in names])
@@ -148,10 +118,16 @@ def _job(series, point: TwoStageResult, held_out: Rules, form: LawForm, shared: 
     return _Job(dict(series), fitted, names, form, shared, start1, starts1, own2, kind, delta)
 
 
-def _refit(job: _Job, weights: dict[str, np.ndarray]):
+def _resampled(points: Points, draws: Draws, factor: str, i: int) -> Points:
+    """The factor's points with resample i's cell losses (they differ from the data's only with groups)."""
+    return replace(points, loss=draws.losses[factor][i])
+
+
+def _refit(job: _Job, draws: Draws):
     """Both stages on a chunk of resamples: per factor the internal parameters (k, p) and convergence
     (k,), and which resamples needed the scipy fallback (k,)."""
-    theta1, ok1, fallback = _stage1(job, weights)
+    weights = draws.weights
+    theta1, ok1, fallback = _stage1(job, draws)
     form, names = job.form, job.names
     views = [stage1_view(form, job.shared, names, i) for i in range(len(names))]
     base1 = {g: views[j].full(theta1) for j, g in enumerate(names)}  # (k, p) base parameters per factor
@@ -161,14 +137,15 @@ def _refit(job: _Job, weights: dict[str, np.ndarray]):
     for g, pts in job.series.items():
         start = base1[g].copy() if g in base1 else np.tile(job.own2[g], (len(theta1), 1))
         start[:, shared_idx] = base1[names[0]][:, shared_idx]
-        part = Part.on_points(form, pts, job.fitted[g], weights[g])
+        part = Part.on_points(form, pts, job.fitted[g], weights[g], draws.losses[g])
         opt = solve([part], start, bounds=form.bounds(), free=own_idx, kind=job.kind, delta=job.delta)
         theta, ok = opt.theta, opt.converged.copy()
         for i in np.flatnonzero(~ok):
             fixed = {p: v for p, v in form.to_natural(theta[i]).items() if p in job.shared}
             again = fit_points(
-                form.constrained(fixed=fixed), pts, held_out=_mask(pts, job.fitted[g]), weights=weights[g][i],
-                loss_kind=job.kind, delta=job.delta, warm=[theta[i, own_idx], start[i, own_idx]], refine=1,
+                form.constrained(fixed=fixed), _resampled(pts, draws, g, i), held_out=_mask(pts, job.fitted[g]),
+                weights=weights[g][i], loss_kind=job.kind, delta=job.delta,
+                warm=[theta[i, own_idx], start[i, own_idx]], refine=1, assess_quality=False,
             )  # fmt: skip
             theta[i], ok[i] = form.to_internal(again.params), again.converged
             fallback[i] = True
@@ -176,13 +153,16 @@ def _refit(job: _Job, weights: dict[str, np.ndarray]):
     return thetas, oks, fallback
 
 
-def _stage1(job: _Job, weights: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stage1(job: _Job, draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-1 parameters (k, p1) of each resample, whether they converged, and whether scipy was needed."""
-    form, names = job.form, job.names
+    form, names, weights = job.form, job.names, draws.weights
     box = form.bounds()
     bounds = [box[c] for c in stage1_columns(form, job.shared, names)]
     views = [stage1_view(form, job.shared, names, i) for i in range(len(names))]
-    parts = [Part.on_points(v, job.series[g], job.fitted[g], weights[g]) for v, g in zip(views, names, strict=True)]
+    parts = [
+        Part.on_points(v, job.series[g], job.fitted[g], weights[g], draws.losses[g])
+        for v, g in zip(views, names, strict=True)
+    ]
     start = np.tile(job.start1, (len(weights[names[0]]), 1))
     opt = solve(parts, start, bounds=bounds, kind=job.kind, delta=job.delta)
     theta, ok = opt.theta, opt.converged.copy()
@@ -199,8 +179,8 @@ def _stage1(job: _Job, weights: dict[str, np.ndarray]) -> tuple[np.ndarray, np.n
     for i in np.flatnonzero(fallback):
         objective = SumObjective(
             [
-                Objective.on_points(v, job.series[g], job.fitted[g], kind=job.kind, delta=job.delta,
-                                    weights=weights[g][i, job.fitted[g]])
+                Objective.on_points(v, _resampled(job.series[g], draws, g, i), job.fitted[g], kind=job.kind,
+                                    delta=job.delta, weights=weights[g][i, job.fitted[g]])
                 for v, g in zip(views, names, strict=True)
             ]
         )  # fmt: skip
@@ -219,33 +199,38 @@ def _mask(points: Points, fitted: np.ndarray) -> np.ndarray:
 
 def _natural(form: LawForm, theta: np.ndarray) -> np.ndarray:
     """Natural parameters (k, p) from internal ones, columns in form.params order."""
-    logs = np.array([p in LOG_NAMES for p in form.params])
+    logs = np.array([form.positive(p) for p in form.params])
     return np.where(logs, np.exp(theta), theta)
 
 
-def _result(point, job: _Job, held_out, theta, ok, fallback, redrawn, *, n, seed, level) -> TwoStageResult:
+def _result(point, job: _Job, held, theta, ok, fallback, redrawn, *, n, seed, level) -> TwoStageResult:
     form = job.form
     fits, delta_h = {}, {}
     for g, fit in point.fits.items():
         rows = _natural(form, theta[g])
         lo, hi = percentile_interval(rows, level)
-        fits[g] = replace(
-            fit,
-            intervals={p: [float(a), float(b)] for p, a, b in zip(form.params, lo, hi, strict=True)},
-            level=level,
-            n_bootstrap=n,
-            n_bootstrap_failed=int((~ok[g]).sum()),
-            bootstrap_params=rows.tolist(),
-            seed=seed,
-        )
         pts = job.series[g]
-        held = held_out_mask(pts, factor_rules(held_out, g))
-        if held.any():
-            pred = np.exp(form.log_predict(theta[g], pts.log_x()[held], np.log(pts.df[held])))
-            delta_h[g] = np.mean(np.abs(pts.loss[held] - pred), axis=1).tolist()
+        fits[g] = assess(
+            replace(
+                fit,
+                intervals={p: [float(a), float(b)] for p, a, b in zip(form.params, lo, hi, strict=True)},
+                level=level,
+                n_bootstrap=n,
+                n_bootstrap_failed=int((~ok[g]).sum()),
+                bootstrap_params=rows.tolist(),
+                seed=seed,
+            ),
+            pts,
+            ~held[g],
+            held[g],
+            extra=stage1_extra(point),
+        )
+        if held[g].any():
+            pred = np.exp(form.log_predict(theta[g], pts.log_x()[held[g]], np.log(pts.df[held[g]])))
+            delta_h[g] = np.mean(np.abs(pts.loss[held[g]] - pred), axis=1).tolist()
     shared = _natural(form, theta[job.names[0]])[:, [form.params.index(p) for p in job.shared]]
     lo, hi = percentile_interval(shared, level)
-    return replace(
+    result = replace(
         point,
         fits=fits,
         shared_intervals={p: [float(a), float(b)] for p, a, b in zip(job.shared, lo, hi, strict=True)},
@@ -257,3 +242,4 @@ def _result(point, job: _Job, held_out, theta, ok, fallback, redrawn, *, n, seed
         delta_h_samples=delta_h,
         seed=seed,
     )
+    return assess_stage1(result, form)

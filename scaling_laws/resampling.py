@@ -1,4 +1,5 @@
-"""Bootstrap over points: seeded resampling, warm-started refits, percentile intervals."""
+"""Bootstrap of one law: seeded resampling (of points, or of groups and cells: scaling_laws.draws),
+warm-started refits, percentile intervals, and the fit-quality verdict with them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from dataclasses import replace
 
 import numpy as np
 
+from ftscale.scaling_laws.draws import Draws, draw
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.fitter import fit_points
 from ftscale.scaling_laws.forms import LawForm
 from ftscale.scaling_laws.heldout import held_out_mask
 from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.objective import Objective
-from ftscale.scaling_laws.points import Points, as_points
+from ftscale.scaling_laws.points import Points, as_points, group_cells
+from ftscale.scaling_laws.quality import assess
 from ftscale.scaling_laws.result import FitResult
 
 # Each refit starts from the full-data optimum and from the best of the BOOTSTRAP_STARTS grid starts
@@ -26,23 +29,11 @@ BOOTSTRAP_STARTS = 32
 BOOTSTRAP_REFINE = 1
 
 
-def bootstrap(
-    form: LawForm,
-    x,
-    df,
-    loss,
-    *,
-    n: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    held_out: Sequence[str] | np.ndarray | None = None,
-    workers: int = 1,
-    **fit_kw,
-) -> FitResult:
-    """Fit, then refit on `n` resamples of the fitted points; adds percentile intervals at `level`."""
-    return bootstrap_points(
-        form, as_points(x, df, loss), n=n, seed=seed, level=level, held_out=held_out, workers=workers, **fit_kw
-    )
+def bootstrap(form: LawForm, x, df, loss, *, groups=None, **boot_kw) -> FitResult:
+    """Fit, then refit on `n` resamples of the fitted points; adds percentile intervals at `level`. groups: an
+    optional replicate id per row (resampled whole, see scaling_laws.draws). boot_kw: the options of
+    `bootstrap_points` (n, seed, level, held_out, workers, and the fit's options)."""
+    return bootstrap_points(form, as_points(x, df, loss, groups=groups), **boot_kw)
 
 
 def bootstrap_points(
@@ -60,12 +51,12 @@ def bootstrap_points(
     if n < 1 or not 0 < level < 1:
         raise ScalingLawError(f"bootstrap needs n >= 1 and 0 < level < 1, got n={n}, level={level}")
     result = fit_points(form, points, held_out=held_out, **fit_kw)  # fit_kw may hold grid=
-    mask = held_out if isinstance(held_out, np.ndarray) else held_out_mask(points, held_out)
+    mask = held_out_mask(points, held_out)
+    cells = group_cells(points) if points.groups is not None else None
+    if cells is not None:
+        mask, points = cells.cell_mask(mask), cells.points
+    draws = draw({"": points}, {"": mask}, {"": cells}, n=n, seed=seed, uses_x=form.uses_x)
     fitted = np.flatnonzero(~mask)
-    # A resample with replacement is a multinomial count per point; counts become objective weights.
-    counts = np.random.default_rng(seed).multinomial(len(fitted), np.full(len(fitted), 1 / len(fitted)), n)
-    weights = np.zeros((n, len(points)))
-    weights[:, fitted] = counts
     warm = form.to_internal(result.params)
     grid = fit_kw.pop("grid", None)
     grid = form.grid() if grid is None else np.atleast_2d(grid)
@@ -74,7 +65,7 @@ def bootstrap_points(
     )
     starts = grid[np.argsort(full.values(grid), kind="stable")[:BOOTSTRAP_STARTS]]
     job = {"form": form, "points": points, "mask": mask, "warm": warm, "grid": starts, "fit_kw": fit_kw}
-    chunks = np.array_split(weights, max(1, min(workers, n)))
+    chunks = [draws.rows(rows) for rows in np.array_split(np.arange(n), max(1, min(workers, n)))]
     if workers > 1:
         # Spawned, not forked: a fork of a process with live threads (torch's, gloo's, BLAS's) can inherit a held
         # lock and hang, as it did once in the test suite after the FSDP tests.
@@ -85,7 +76,7 @@ def bootstrap_points(
     rows = np.array([r for part in parts for r, _ in part])
     failed = sum(not ok for part in parts for _, ok in part)
     lo, hi = percentile_interval(rows, level)
-    return replace(
+    boot = replace(
         result,
         intervals={p: [float(a), float(b)] for p, a, b in zip(result.params, lo, hi, strict=True)},
         level=level,
@@ -94,14 +85,21 @@ def bootstrap_points(
         bootstrap_params=rows.tolist(),
         seed=seed,
     )
+    return assess(boot, points, ~mask, mask)
 
 
-def _refits(job: dict, weights: np.ndarray) -> list[tuple[list[float], bool]]:
+def _refits(job: dict, draws: Draws) -> list[tuple[list[float], bool]]:
     out = []
-    kw = {"refine": BOOTSTRAP_REFINE, **job["fit_kw"]}
-    for w in weights:
+    kw = {"refine": BOOTSTRAP_REFINE, "assess_quality": False, **job["fit_kw"]}
+    for weights, losses in zip(draws.weights[""], draws.losses[""], strict=True):
         r = fit_points(
-            job["form"], job["points"], held_out=job["mask"], weights=w, warm=[job["warm"]], grid=job["grid"], **kw
+            job["form"],
+            replace(job["points"], loss=losses),
+            held_out=job["mask"],
+            weights=weights,
+            warm=[job["warm"]],
+            grid=job["grid"],
+            **kw,
         )
         out.append((list(r.params.values()), r.converged))
     return out

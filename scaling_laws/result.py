@@ -38,11 +38,28 @@ class FitResult:
     n_bootstrap_failed: int = 0  # resamples whose refit did not converge (still counted)
     bootstrap_params: list[list[float]] | None = None  # one row per resample, in `params` order
     seed: int | None = None
+    quality: str | None = None  # "ok" or "degenerate" (scaling_laws.quality); None: not assessed (older files)
+    quality_reasons: list[str] = field(default_factory=list)  # every reason for "degenerate"
+    at_bound: list[str] = field(default_factory=list)  # parameters the optimiser left on its box
+    ranges: dict[str, list[float]] | None = None  # [low, high] of "x", "df", "loss" over the fitted points
+    noise_floor: float | None = None  # mean over cells of the between-group standard error of the mean loss
+    n_groups: int = 0  # distinct groups (replicates, seeds) in the points; 0 when they had none
 
     @property
     def form(self) -> LawForm:
         """The law form these parameters belong to."""
         return get_form(self.law)
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether the fit-quality verdict is `degenerate` (False when ok or not assessed)."""
+        return self.quality == "degenerate"
+
+    def describe_quality(self) -> str:
+        """The verdict in words: `ok`, `degenerate: reason; reason`, or `not assessed`."""
+        if self.quality is None:
+            return "not assessed"
+        return self.quality + (": " + "; ".join(self.quality_reasons) if self.quality_reasons else "")
 
     def predict(self, x, df):
         """L_hat at (X, Df); X may be None for single-factor laws."""

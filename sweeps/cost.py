@@ -1,17 +1,17 @@
-"""What a sweep costs to train: FLOPs and GPU-hours per point, and their sums.
+"""What a sweep costs to train: trainable parameters, FLOPs and GPU-hours per point, and their sums.
 
-FLOPs per token, with N the parameters a token multiplies through (`ParameterCounts.per_token`, the embedding
-lookups left out): full-model tuning 6N (forward 2N, backward 4N); PET 4N through the frozen model (forward, and
-the backward that reaches the adapter) plus 6 x the trainable parameters. Tokens are steps x batch x sequence
-length, the sequence being the task's max source + target tokens (an upper bound) unless a mean length is given,
-plus the soft prompt for prompt tuning. Steps are each point's step cap: early stopping can only end a run sooner,
-so the estimate is an upper bound. `base` points only evaluate and cost no training.
+Each method declares its costs (`FinetuneModule.count_trainable_parameters`, `flops_per_token` and
+`prepended_tokens`, whose docstrings state the FLOPs model: 6N for full-model tuning, 4N through the frozen model
+plus 6 x the trainable parameters for an adapter, with N the parameters a token multiplies through). Tokens are
+steps x batch x sequence length, the sequence being the task's max source + target tokens (an upper bound) unless
+a mean length is given, plus the positions the method prepends (a soft prompt). Steps are each point's step cap:
+early stopping can only end a run sooner, so the estimate is an upper bound. `base` points only evaluate and cost
+no training.
 """
 
 from dataclasses import dataclass
 
-from ftscale.backbones.params import ParameterCounts
-from ftscale.sweeps.points import BASE_METHOD, Method, Point
+from ftscale.sweeps.points import BASE_METHOD, Backbone, Method, Point
 from ftscale.sweeps.spec import SweepSpec
 
 H100_BF16_DENSE = 989e12  # FLOP/s, NVIDIA H100 SXM bf16 without sparsity
@@ -48,8 +48,10 @@ def sweep_cost(
     if not 0 < mfu <= 1 or peak_flops <= 0:
         raise ValueError(f"mfu={mfu} must be in (0, 1] and peak_flops={peak_flops} positive")
     methods = {m.name: m for m in spec.methods}
+    trainable: dict[tuple, int] = {}  # the points of one method, model and PET size train the same parameters
     rows = tuple(
-        _row(spec, point, methods.get(point.method), mfu * peak_flops, mean_sequence_tokens) for point in spec.points()
+        _row(spec, point, methods.get(point.method), mfu * peak_flops, mean_sequence_tokens, trainable)
+        for point in spec.points()
     )
     known = [r for r in rows if r.flops is not None]
     return SweepCost(
@@ -60,34 +62,34 @@ def sweep_cost(
     )
 
 
-def _row(spec: SweepSpec, point: Point, method: Method | None, flop_rate: float, mean_tokens: int | None) -> PointCost:
+def _row(
+    spec: SweepSpec,
+    point: Point,
+    method: Method | None,
+    flop_rate: float,
+    mean_tokens: int | None,
+    trainable: dict[tuple, int],
+) -> PointCost:
     if point.method == BASE_METHOD:
         return PointCost(point.id, point.method, 0, 0, 0, 0.0, 0.0)
     steps = _int_arg(point, "trainer.max_steps", spec.max_steps)
     batch = _int_arg(point, "data.batch_size", spec.batch_size)
     length = mean_tokens or spec.sequence_tokens
-    counts = _counts(spec, point)
-    if None in (steps, batch, length, counts):
+    backbone = _backbone(spec, point)
+    if None in (steps, batch, length, backbone.counts):
         return PointCost(point.id, point.method, steps, None, None, None, None)
-    pet_size = point.factors["pet_size"]
-    if method.kind == "prompt":
-        length += pet_size  # the soft prompt runs through the whole model with every example
-    tokens = steps * batch * length
-    trainable = {
-        "fmt": counts.total,
-        "lora": (pet_size or 0) * counts.lora_width,
-        "prompt": (pet_size or 0) * counts.hidden_size,
-    }.get(method.kind, 0)  # another PET method: its adapter's own FLOPs are left out
-    per_token = 6 * counts.per_token if method.kind == "fmt" else 4 * counts.per_token + 6 * trainable
-    flops = float(per_token) * tokens
-    return PointCost(point.id, point.method, steps, tokens, trainable, flops, flops / flop_rate / 3600)
+    module = method.module(backbone.flags[1], point.factors["pet_size"])
+    key = (method.name, backbone.model, point.factors["pet_size"])  # a model's revisions share its shape
+    if key not in trainable:
+        trainable[key] = module.count_trainable_parameters(backbone.counts.config)
+    tokens = steps * batch * (length + module.prepended_tokens)
+    flops = float(module.flops_per_token(backbone.counts, trainable[key])) * tokens
+    return PointCost(point.id, point.method, steps, tokens, trainable[key], flops, flops / flop_rate / 3600)
 
 
-def _counts(spec: SweepSpec, point: Point) -> ParameterCounts | None:
+def _backbone(spec: SweepSpec, point: Point) -> Backbone:
     used = [*spec.size_axis, *spec.tokens_axis, *([spec.default] if spec.default else [])]
-    return next(
-        (b.counts for b in used if (b.model, b.revision) == (point.factors["model"], point.factors["revision"])), None
-    )
+    return next(b for b in used if (b.model, b.revision) == (point.factors["model"], point.factors["revision"]))
 
 
 def _int_arg(point: Point, option: str, default: int | None) -> int | None:

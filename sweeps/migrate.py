@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ftscale.errors import InputError
 from ftscale.sweeps.store import open_store
 
 
@@ -13,7 +14,7 @@ def migrate(src_url: str | Path, dst_url: str | Path) -> int:
     """
     source = open_store(src_url, create=False)
     if not source.sweep:
-        raise ValueError(
+        raise InputError(
             f"{source.backend.shown} holds a sweep from before stores recorded their spec: name it by adding "
             "?sweep=NAME (the spec's name) to SRC, as in sqlite:///PATH?sweep=NAME"
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ftscale.sweeps.runner import Job, run_isolated
+from ftscale.errors import InputError
+from ftscale.sweeps.executors import Job, run_isolated
 
 # A point on several GPUs trains with FSDP2, as configs/trainer/fsdp.yaml does for one run.
 FSDP = "lightning.pytorch.strategies.ModelParallelStrategy"
@@ -14,15 +15,15 @@ FSDP = "lightning.pytorch.strategies.ModelParallelStrategy"
 def gpu_sets(gpus: Sequence[int], per_point: int, available: int) -> list[tuple[int, ...]]:
     """Split `gpus` into disjoint sets of `per_point` (a remainder stays idle); ValueError naming the bad value."""
     if not gpus:
-        raise ValueError("--gpus: expected a comma-separated list of GPU indices, e.g. 0,1,2,3")
+        raise InputError("--gpus: expected a comma-separated list of GPU indices, e.g. 0,1,2,3")
     missing = [g for g in gpus if not 0 <= g < available]
     if missing:
         there = f"0..{available - 1}" if available else "none"
-        raise ValueError(f"--gpus names GPU {missing[0]}, which is not there (this machine's GPUs: {there})")
+        raise InputError(f"--gpus names GPU {missing[0]}, which is not there (this machine's GPUs: {there})")
     if len(set(gpus)) != len(gpus):
-        raise ValueError(f"--gpus lists a GPU twice: {list(gpus)}")
+        raise InputError(f"--gpus lists a GPU twice: {list(gpus)}")
     if not 1 <= per_point <= len(gpus):
-        raise ValueError(f"--gpus-per-point={per_point}: expected 1 to {len(gpus)} (the number of GPUs in --gpus)")
+        raise InputError(f"--gpus-per-point={per_point}: expected 1 to {len(gpus)} (the number of GPUs in --gpus)")
     return [tuple(gpus[i : i + per_point]) for i in range(0, len(gpus) - per_point + 1, per_point)]
 
 
@@ -31,7 +32,7 @@ def parse_gpus(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"--gpus={text!r}: expected a comma-separated list of GPU indices, e.g. 0,1,2,3") from None
+        raise InputError(f"--gpus={text!r}: expected a comma-separated list of GPU indices, e.g. 0,1,2,3") from None
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 import hashlib
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftscale.backbones.params import ParameterCounts
 
 if TYPE_CHECKING:
+    from ftscale.lightning_modules import FinetuneModule
     from ftscale.sweeps.spec import SweepSpec
 
 BASE_METHOD = "base"  # the method name of the points that score a backbone before finetuning
@@ -43,14 +44,31 @@ def point_cli_args(args: list[str] | tuple[str, ...], sweep_dir: str | Path, poi
 
 @dataclass(frozen=True)
 class Method:
+    """A method of a sweep: its config file, the spec's overrides of it, and the class the config names, which
+    declares what the sweep needs to know (PET-size argument, trainable parameters, FLOPs, untrained outputs)."""
+
     name: str
     config: str
     overrides: dict[str, Any]
-    kind: str = "other"  # fmt, lora, prompt or other: what its cost is and whether it can score an untrained backbone
+    method_class: type["FinetuneModule"]
+    config_args: dict[str, Any] = field(default_factory=dict)  # the config file's init_args
     pet_key: str | None = None  # the PET-size argument (model.rank, model.num_virtual_tokens) if on the pet_size axis
     pet_sizes: tuple[int, ...] = ()
-    pet_default: int | None = None  # the PET size off the pet_size axis (None for FMT)
+    pet_default: int | None = None  # the PET size off the pet_size axis (None for a method without one)
     train_sizes: tuple[int, ...] = ()  # the method's own finetuning sizes; empty: the spec's
+
+    def module(self, backbone: str, pet_size: int | None) -> "FinetuneModule":
+        """The method as a point builds it (config, `model.*` overrides, the PET size), its model not loaded: what
+        it declares about that point."""
+        args = dict(self.config_args)
+        for key, value in self.overrides.items():
+            group, _, arg = key.partition(".")
+            if group == "model":
+                args[arg.removeprefix("init_args.")] = value
+        size_argument = self.method_class.pet_size_argument
+        if size_argument is not None and pet_size is not None:
+            args[size_argument] = pet_size
+        return self.method_class(**(args | {"backbone": backbone}))
 
 
 @dataclass(frozen=True)
@@ -105,21 +123,23 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Transfer:
-    """Zero- and few-shot evaluation on a task the points do not finetune on (a spec's `transfer`)."""
+    """Zero- and few-shot evaluation on a task the points do not finetune on (a spec's `transfer` or `retention`),
+    logged as `<prefix>/k<shots>/*`."""
 
     data: str  # a datamodule config file
     shots: tuple[int, ...]
+    prefix: str = "transfer"  # the spec field, the `ftscale fit` option group and the metrics' prefix
 
     @property
     def flags(self) -> list[str]:
-        return ["--transfer.data", self.data, "--transfer.shots", json.dumps(list(self.shots))]
+        return [f"--{self.prefix}.data", self.data, f"--{self.prefix}.shots", json.dumps(list(self.shots))]
 
 
 def expand(spec: "SweepSpec") -> list[Point]:
     """Expand one factor at a time (the others at their defaults), crossed with train sizes, seeds and methods.
 
-    A point reached from several axes (the default point) is kept once and remembers each axis. With `transfer`,
-    one `base` point per backbone the others finetune scores it untrained.
+    A point reached from several axes (the default point) is kept once and remembers each axis. With `transfer`
+    or `retention`, one `base` point per backbone the others finetune scores it untrained.
     """
     points: dict[str, Point] = {}
     for method in spec.methods:
@@ -137,7 +157,7 @@ def expand(spec: "SweepSpec") -> list[Point]:
                     elif axis not in known.axes:
                         points[point.id] = replace(known, axes=(*known.axes, axis))
     finetuned = list(points.values())
-    if spec.transfer is None:
+    if not spec.evaluations:
         return finetuned
     backbones = {tuple(b.flags): b for b in _backbones(spec)}
     return finetuned + [_base_point(spec, backbone) for backbone in backbones.values()]
@@ -159,17 +179,18 @@ def _point(
     args += _flags("data.", spec.data) + _flags("trainer.", spec.trainer)
     if spec.recipe is not None:
         args += spec.recipe.flags(train_size, spec.batch_size_of(method))
-    if spec.transfer is not None:
-        args += spec.transfer.flags
+    for evaluation in spec.evaluations:
+        args += evaluation.flags
     factors = _backbone_factors(backbone) | {"pet_size": pet_size, "train_size": train_size, "seed": seed}
     return Point(_id(args), method.name, (axis,), factors, tuple(args))
 
 
 def _base_point(spec: "SweepSpec", backbone: Backbone) -> Point:
     """`ftscale test` of an untrained backbone, with a method that leaves it unchanged where the spec has one."""
-    method = next((m for kind in ("fmt", "lora") for m in spec.methods if m.kind == kind), spec.methods[0])
+    method = next((m for m in spec.methods if m.method_class.preserves_backbone_untrained), spec.methods[0])
     args = _head(spec, "test", method, backbone) + _flags("data.", spec.data) + _flags("trainer.", spec.trainer)
-    args += spec.transfer.flags
+    for evaluation in spec.evaluations:
+        args += evaluation.flags
     factors = _backbone_factors(backbone) | {"pet_size": None, "train_size": None, "seed": None}
     return Point(_id(args), BASE_METHOD, (), factors, tuple(args))
 

@@ -1,124 +1,51 @@
-"""Running a sweep: put its points in the store, then claim, run and record them until none are left."""
+"""Running a sweep: put its points in the store, claim, run and record them until none is left, then fit the sweep
+once (a task of the store). An interrupted run gives its points back: a rerun resumes them."""
 
 import contextlib
 import io
 import json
 import multiprocessing
 import os
-import socket
-import subprocess
+import signal
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ftscale.callbacks.scaling_law import LEASE_S, lease_owner
+from ftscale.configs import config_path
+from ftscale.errors import InputError
 from ftscale.sweeps.cores import threads_per_worker
-from ftscale.sweeps.layout import SPEC, open_store, point_dir
+from ftscale.sweeps.executors import Executor, Job, run_isolated
+from ftscale.sweeps.interrupts import GRACE_S, INTERRUPTED, interruptible, sigint_ignored
+from ftscale.sweeps.layout import (
+    SPEC,
+    SUPERSEDED,
+    Target,
+    mark_superseded,
+    open_store,
+    point_dir,
+    point_run_id,
+    set_aside,
+)
 from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args
-from ftscale.sweeps.store import LeaseLost, Store
+from ftscale.sweeps.store import LEASE_S, LeaseLost, Store, fit_when_due, lease_owner
+from ftscale.sweeps.store.lease import is_dead_here, renewing
 
 CALLBACK = "ftscale.callbacks.ScalingLawCallback"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 LOG_TAIL = 30  # lines of a failed point's log kept with its error
 
-
-@dataclass(frozen=True)
-class Job:
-    """One claimed point, ready to run: `args` runs it with `ftscale fit`, its `ScalingLawCallback` included."""
-
-    point_id: str
-    args: list[str]
-    owner: str
-    log_path: Path
-    target: "Target"
-
-
-Executor = Callable[[Job], None]  # runs a job, whose callback records its result; raises if the run failed
-# Called with the sweep directory when a failure the runner itself recorded (a run that died before its Trainer
-# existed, or a point whose runners died too often) completed the sweep; the callback covers every other case.
-OnComplete = Callable[[Path], None]
-
-
-def run_in_process(job: Job) -> None:
-    """Run a point in this process (imports are paid once per runner), its output into the point's log."""
-    from ftscale.cli.main import main
-
-    argv = sys.argv
-    sys.argv = argv[:1]  # LightningCLI warns when given args while sys.argv holds the runner's own
-    try:
-        with _output_to(job.log_path):
-            code = main(job.args)
-    except SystemExit as exit_:  # --help and --print_config exit
-        code = exit_.code
-    finally:
-        sys.argv = argv
-    if code:
-        raise RuntimeError(f"ftscale fit exited with {code}: {_reason(job.log_path)}")
-
-
-@contextlib.contextmanager
-def _output_to(path: Path) -> Iterator[None]:
-    """Send stdout and stderr into a file: Python's, logging handlers' and native code's (file descriptors 1, 2)."""
-    with open(path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        for stream in (sys.__stdout__, sys.__stderr__):
-            stream.flush()
-        saved = [os.dup(1), os.dup(2)]
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            for stream in (sys.__stdout__, sys.__stderr__, log):
-                stream.flush()
-            for fd, copy in zip((1, 2), saved, strict=True):
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
-def _terminal() -> TextIO:
-    """Today's stdout through a file descriptor of its own, so the point logs that fd 1 is sent to skip it."""
-    try:
-        return os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    except (OSError, ValueError, io.UnsupportedOperation):  # stdout without a descriptor (e.g. captured)
-        return sys.stdout
-
-
-def run_isolated(job: Job, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> None:
-    """Run a point in its own `python -m ftscale.cli fit` process (memory freed after, crashes contained), with
-    `env` added to this process's environment and `extra` arguments after the point's."""
-    with open(job.log_path, "a") as log:
-        command = [sys.executable, "-m", "ftscale.cli", *job.args, *extra]
-        code = subprocess.run(command, stdout=log, stderr=log, env=os.environ | (env or {})).returncode
-    if code:
-        raise RuntimeError(f"ftscale fit exited with {code}: {_reason(job.log_path)}")
-
-
-def _reason(log_path: Path) -> str:
-    """Why a run exited, from its log: the last `error:` message (ftscale's and jsonargparse's), else the last line."""
-    lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-    start = max((i for i, line in enumerate(lines) if line.startswith("error:")), default=len(lines) - 1)
-    return " ".join(lines[start:])[:500] if lines else "(nothing logged)"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a sweep's points run and record: its directory, its store (URL; None: the directory's SQLite file)
-    and the W&B mode its runs and its fit log with."""
-
-    sweep_dir: Path
-    store: str | None = None
-    wandb: str | None = None
-
-    def open(self) -> Store:
-        return open_store(self.sweep_dir, self.store)
+# The sweep's fit, given by the caller (`reports.finalize.complete_sweep`; sweeps does not import reports), called as
+# fit(sweep_dir, store=URL, wandb=MODE, fit_id=ID) by whichever process runs the store's fit task.
+FitSweep = Callable[..., None]
 
 
 def prepare_sweep(
@@ -128,9 +55,10 @@ def prepare_sweep(
     spec = load_spec(spec_path)
     target = Target(Path(sweep_dir or Path("runs") / "sweeps" / spec.name), store, wandb)
     target.sweep_dir.mkdir(parents=True, exist_ok=True)  # a PostgreSQL store makes no file in it
-    # Opened for the spec's name first: a store made for another spec is refused before anything is written.
+    # Opened for the spec's name first (and with the URL as given, whose password libpq then keeps): a store made
+    # for another spec is refused before anything is written.
     open_store(target.sweep_dir, store, spec.name).add_points(spec.points())
-    (target.sweep_dir / SPEC).write_text(Path(spec_path).read_text())  # the fit reads held_out rules from it
+    (target.sweep_dir / SPEC).write_text(config_path(spec_path).read_text())  # the fit reads held_out rules from it
     return spec, target
 
 
@@ -138,9 +66,8 @@ def run_sweep(
     spec_path: str | Path,
     sweep_dir: str | Path | None = None,
     workers: int = 1,
-    isolate: bool = False,
-    on_complete: OnComplete | None = None,
-    execute: Executor | None = None,
+    execute: Executor = run_isolated,
+    fit: FitSweep | None = None,
     lease_s: float = LEASE_S,
     retry_failed: bool = False,
     pretrain: bool = True,
@@ -148,34 +75,42 @@ def run_sweep(
     store: str | None = None,
     wandb: str | None = None,
     placed: Sequence[Executor] = (),
+    worker_setup: Callable[[], None] | None = None,
 ) -> Store:
-    """Run every pending point of a sweep (default dir `runs/sweeps/<name>`); return its results store.
+    """Run every pending point of a sweep (default dir `runs/sweeps/<name>`), then its fit if due; return its store.
 
-    `placed` executors (e.g. one per disjoint GPU set, `sweeps/placement.py`) each drain the store in a thread of
-    their own, so as many points run at once, each on its own devices; a point that dies frees them for the next.
+    `execute` runs a point (default: a process of its own; the CLI gives `InProcess`). `placed` executors (e.g. one
+    per disjoint GPU set, `sweeps/placement.py`) each drain the store in a thread of their own, so as many points
+    run at once, each on its own devices; a point that dies frees them for the next.
 
-    Done points are never rerun; failed ones only with `retry_failed`. `workers` runner processes share
-    the store (with several, `on_complete` and `execute` must be picklable: module-level functions or
-    partials of them). `pretrain` first pretrains (cached) every ladder checkpoint the points use, so
-    runners never race on it.
+    Done points are never rerun; failed ones only with `retry_failed`. `workers` runner processes share the store
+    (with several, `execute`, `fit` and `worker_setup` must be picklable: module-level functions or partials of
+    them); `worker_setup` runs first in each (and in each pretraining process). `pretrain` first pretrains
+    (cached) every ladder checkpoint the points use, so runners never race on it. The sweep's fit (`fit`) runs
+    once, in whichever process completes the sweep, or here if that process died. A Ctrl-C gives every point
+    in flight back (pending, resumed from its last save by the next claim) and raises KeyboardInterrupt.
     """
     if workers < 1:
-        raise ValueError(f"--workers={workers}: use at least 1")
-    spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
-    results = target.open()
-    if retry_failed:
-        results.retry_failed()
-    if pretrain:
-        pretrain_spec(spec, workers)
-    execute = execute or (run_isolated if isolate else run_in_process)
-    kwargs = {"execute": execute, "lease_s": lease_s, "on_complete": on_complete}
-    with _progress(results, spec.name, show_progress) as refresh:
-        if placed:
-            _run_threads(target, placed, refresh, kwargs)
-        elif workers == 1:
-            drain(target, on_point=refresh, **kwargs)
-        else:
-            _run_workers(target, workers, refresh, kwargs)
+        raise InputError(f"--workers={workers}: use at least 1")
+    with interruptible():
+        spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
+        results = target.open()
+        if retry_failed:
+            results.retry_failed()
+        if pretrain:
+            pretrain_spec(spec, workers, worker_setup)
+        kwargs = {"execute": execute, "lease_s": lease_s, "fit": fit}
+        crashed: list[int] = []
+        with _progress(results, spec.name, show_progress) as refresh:
+            if placed:
+                _run_threads(target, placed, refresh, kwargs)
+            elif workers == 1:
+                drain(target, on_point=refresh, **kwargs)
+            else:
+                crashed = _run_workers(target, workers, refresh, kwargs, worker_setup)
+        fit_if_due(target, fit, store=results)  # e.g. a runner process that died fitting
+        if crashed:
+            raise RuntimeError(f"{len(crashed)} of {workers} runner processes crashed (exit codes {crashed})")
     return results
 
 
@@ -183,48 +118,62 @@ def run_point(
     spec_path: str | Path,
     point_id: str,
     sweep_dir: str | Path | None = None,
-    execute: Executor = run_in_process,
+    execute: Executor = run_isolated,
     lease_s: float = LEASE_S,
     retry_failed: bool = False,
-    on_complete: OnComplete | None = None,
+    fit: FitSweep | None = None,
     store: str | None = None,
     wandb: str | None = None,
 ) -> str:
-    """Run one point of a sweep by id, leased in the store like a runner's; return its status afterwards.
+    """Run one point of a sweep by id, leased in the store like a runner's, then the sweep's fit if it is due;
+    return the point's status afterwards.
 
     A point that is done, or running under another runner's live lease, is left alone; a failed one runs
-    again only with `retry_failed`. KeyError if the spec has no such point.
+    again only with `retry_failed`. InputError if the spec has no such point.
     """
-    _, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
-    results = target.open()
-    if retry_failed:
-        results.retry_failed(point_id)
-    owner = lease_owner()
-    row = results.claim_point(point_id, owner, lease_s)
-    if row is not None:
-        _run_claimed(results, row, target, owner, execute, lease_s, on_complete)
-    elif on_complete is not None and results.completed_by() == owner:
-        on_complete(target.sweep_dir)  # the claim failed a point whose runners died too often, the sweep's last
-    return results.get(point_id)["status"]
+    with interruptible():
+        _, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
+        results = target.open()
+        if retry_failed:
+            results.retry_failed(point_id)
+        owner = lease_owner()
+        row = results.claim_point(point_id, owner, lease_s)
+        if row is not None:
+            _run_claimed(results, row, target, owner, execute, lease_s, fit)
+        fit_if_due(target, fit, owner, results)  # its claim may have completed the sweep, or an earlier fit died
+        return results.get(point_id)["status"]
+
+
+def fit_if_due(target: Target, fit: FitSweep | None, owner: str | None = None, store: Store | None = None) -> bool:
+    """Run the sweep's fit here if it is due (see `fit_when_due`; `owner`: the lease holder whose write completed
+    the sweep); return whether it ran here. Nothing without a `fit`."""
+    if fit is None:
+        return False
+
+    def run(fit_id: str) -> None:
+        fit(target.sweep_dir, store=target.store, wandb=target.wandb, fit_id=fit_id)
+
+    return fit_when_due(store or target.open(), run, owner)
 
 
 def drain(
     target: Target,
-    execute: Executor = run_in_process,
+    execute: Executor = run_isolated,
     lease_s: float = LEASE_S,
-    on_complete: OnComplete | None = None,
+    fit: FitSweep | None = None,
     on_point: Callable[[], None] | None = None,
+    stop: Any = None,
 ) -> int:
-    """Claim and run points of a sweep's store until none is left; return how many this runner ran."""
+    """Claim and run points of a sweep's store until none is left, then run its fit if it is due; return how many
+    points this runner ran. `stop` (an Event) ends it before its next claim."""
     store = target.open()
     ran = 0
-    while True:
+    while stop is None or not stop.is_set():
         owner = lease_owner()  # one per claim: a completion taken by a claim is told apart from a run's
         row = store.claim(owner, lease_s)
         if row is None:
-            if on_complete is not None and store.completed_by() == owner:
-                on_complete(target.sweep_dir)  # the claim failed a dead point, and that completed the sweep
             if not store.counts()["running"]:
+                fit_if_due(target, fit, owner, store)  # the claim may have failed the sweep's last point
                 break
             # Other runners still hold points: take over those whose runner died, else wait for them.
             if not _expire_dead_local_runners(store):
@@ -232,7 +181,7 @@ def drain(
             if on_point is not None:
                 on_point()
             continue
-        _run_claimed(store, row, target, owner, execute, lease_s, on_complete)
+        _run_claimed(store, row, target, owner, execute, lease_s, fit, stop)
         ran += 1
         if on_point is not None:
             on_point()
@@ -246,13 +195,20 @@ def _run_claimed(
     owner: str,
     execute: Executor,
     lease_s: float,
-    on_complete: OnComplete | None,
+    fit: FitSweep | None,
+    stop: Any = None,
 ) -> None:
-    """Run a point leased to `owner`: its ScalingLawCallback records it (and fits a sweep it completes); a run
-    that fails before its Trainer exists, or ends recording nothing, is failed here through the same path."""
-    job = _job(row, target, owner)
+    """Run a point leased to `owner`: its ScalingLawCallback records it (and fits a sweep it completes); a run that
+    fails before its Trainer exists, or ends recording nothing, is failed here, and a sweep that completes fitted
+    the same way. An interrupted run is given back: pending, resumed from its last save by the next claim."""
+    # What an earlier attempt that ended without a result left: its W&B run directory set aside (each run once),
+    # its Lightning logs marked.
+    directory = point_dir(target.sweep_dir, row["id"])
+    set_aside(target.sweep_dir, point_run_id(row["id"], store.sweep_uid()), directory / SUPERSEDED)
+    mark_superseded(directory)
+    job = _job(row, target, owner, stop)
     try:
-        with _heartbeat(store, job.point_id, owner, lease_s):
+        with renewing(lambda: store.heartbeat(job.point_id, owner, lease_s), lease_s):
             execute(job)
         if store.get(job.point_id)["status"] == "running":
             raise RuntimeError("the run ended without recording a result (no test/ metrics)")
@@ -263,35 +219,24 @@ def _run_claimed(
         completed = False
         with contextlib.suppress(LeaseLost):  # recorded by the callback already, or taken over by another runner
             completed = store.fail(job.point_id, owner, _error_text(error, job.log_path))
-        if completed and on_complete is not None:
-            on_complete(target.sweep_dir)
+        if completed:
+            fit_if_due(target, fit, owner, store)
 
 
 def _expire_dead_local_runners(store: Store) -> int:
-    """Expire the leases of runners on this host whose process is gone (killed), instead of waiting them out."""
-    host, expired = socket.gethostname(), 0
+    """Expire the leases of runners that provably died on this machine (same boot id, pid gone) instead of waiting
+    their leases out; a runner elsewhere, even under the same hostname, keeps its lease until it runs out."""
+    expired = 0
     for row in store.rows():
-        name, _, rest = (row["lease_owner"] or "").partition(":")
-        pid = rest.partition(":")[0]
-        if row["status"] == "running" and name == host and pid.isdigit() and not _alive(int(pid)):
+        if row["status"] == "running" and is_dead_here(row["lease_owner"]):
             store.expire(row["id"], row["lease_owner"])
             expired += 1
     return expired
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, but another user's
-        return True
-    return True
-
-
 def point_args(row: dict, target: Target, owner: str | None = None) -> list[str]:
     """`ftscale` arguments that run a stored point into its directory with its `ScalingLawCallback` (`owner`: the
-    lease a runner took for it; without one the callback claims the point itself)."""
+    lease a runner took for it; without one the callback claims the point itself). No password: see `Target`."""
     init = {"sweep_dir": str(target.sweep_dir), "point_id": row["id"]}
     init |= {k: v for k, v in (("store", target.store), ("owner", owner), ("wandb", target.wandb)) if v is not None}
     callback = json.dumps({"class_path": CALLBACK, "init_args": init})
@@ -299,29 +244,10 @@ def point_args(row: dict, target: Target, owner: str | None = None) -> list[str]
     return args + (["--wandb", target.wandb] if target.wandb is not None else [])
 
 
-def _job(row: dict, target: Target, owner: str) -> Job:
+def _job(row: dict, target: Target, owner: str, stop: Any = None) -> Job:
     log_dir = point_dir(target.sweep_dir, row["id"])
     log_dir.mkdir(parents=True, exist_ok=True)
-    return Job(row["id"], point_args(row, target, owner), owner, log_dir / "run.log", target)
-
-
-@contextlib.contextmanager
-def _heartbeat(store: Store, point_id: str, owner: str, lease_s: float) -> Iterator[None]:
-    """Keep renewing the lease while the point runs; a runner that dies stops renewing, so its point expires."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(lease_s / 3):
-            with contextlib.suppress(Exception):  # a busy or unreachable store: try again at the next beat
-                store.heartbeat(point_id, owner, lease_s)
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return Job(row["id"], point_args(row, target, owner), owner, log_dir / "run.log", target, stop)
 
 
 def _error_text(error: BaseException, log_path: Path) -> str:
@@ -333,64 +259,112 @@ def _error_text(error: BaseException, log_path: Path) -> str:
     return text
 
 
-def _run_workers(target: Target, workers: int, refresh: Callable[[], None], kwargs: dict) -> None:
+def _terminal() -> TextIO:
+    """Today's stdout through a file descriptor of its own, so the point logs that fd 1 is sent to skip it."""
+    try:
+        return os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout without a descriptor (e.g. captured)
+        return sys.stdout
+
+
+def _run_workers(
+    target: Target, workers: int, refresh: Callable[[], None], kwargs: dict, setup: Callable[[], None] | None
+) -> list[int]:
+    """Drain the store in `workers` runner processes; return the exit codes of those that crashed. A Ctrl-C stops
+    them all (each gives its point back) and is raised on, also one that reached only a runner process."""
     # Spawned, not forked: a fork of a process holding torch threads or an open SQLite handle is unsafe.
     context = multiprocessing.get_context("spawn")
+    stop = context.Event()
     threads = threads_per_worker(workers)
-    processes = [context.Process(target=_drain_on, args=(target, threads), kwargs=kwargs) for _ in range(workers)]
-    for process in processes:
-        process.start()
-    try:
-        while any(p.is_alive() for p in processes):
-            refresh()
-            time.sleep(0.5)
-    finally:
+    processes = [
+        context.Process(target=_drain_on, args=(target, threads, setup), kwargs=kwargs | {"stop": stop})
+        for _ in range(workers)
+    ]
+    with sigint_ignored():  # they ignore Ctrl-C until their runner takes it over (`_drain_on`)
         for process in processes:
-            process.join()
+            process.start()
+    try:
+        while alive := [p.sentinel for p in processes if p.is_alive()]:
+            refresh()
+            wait_for(alive, timeout=0.5)
+    except KeyboardInterrupt:
+        _stop(processes, stop)
+        raise
+    for process in processes:
+        process.join()
     refresh()
-    crashed = [p.exitcode for p in processes if p.exitcode]
-    if crashed:
-        raise RuntimeError(f"{len(crashed)} of {workers} runner processes crashed (exit codes {crashed})")
+    if any(p.exitcode == INTERRUPTED for p in processes):
+        raise KeyboardInterrupt  # a runner process was stopped by Ctrl-C: so is the sweep
+    return [p.exitcode for p in processes if p.exitcode]
 
 
-def _drain_on(target: Target, threads: int, **kwargs) -> int:
-    """`drain` in a runner process whose points use `threads` torch threads."""
+def _stop(processes: list, stop: Any) -> None:
+    """Stop runner processes: no more claims, a SIGINT each (one that had the terminal's already ignores it), and
+    GRACE_S to give their points back and exit before they are killed."""
+    stop.set()
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _drain_on(target: Target, threads: int, setup: Callable[[], None] | None, **kwargs) -> None:
+    """`drain` in a runner process whose points use `threads` torch threads, after `setup`; a Ctrl-C ends it with
+    exit code 130 (its point given back) and no traceback."""
     import torch
 
     torch.set_num_threads(threads)
-    return drain(target, **kwargs)
+    if setup is not None:
+        setup()
+    try:
+        with interruptible():
+            drain(target, **kwargs)
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)
 
 
 def _run_threads(target: Target, executors: Sequence[Executor], refresh: Callable[[], None], kwargs: dict) -> None:
     # Threads suffice: each point runs in a subprocess of its own, a thread only waits for it.
     failures: list[BaseException] = []
+    stop = threading.Event()
 
     def run(execute: Executor) -> None:
         try:
-            drain(target, **(kwargs | {"execute": execute}))
+            drain(target, **(kwargs | {"execute": execute, "stop": stop}))
         except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=run, args=(execute,), daemon=True) for execute in executors]
     for thread in threads:
         thread.start()
-    while any(thread.is_alive() for thread in threads):
-        refresh()
-        time.sleep(0.5)
+    try:
+        while any(thread.is_alive() for thread in threads):
+            refresh()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop.set()  # each thread passes the interrupt on to its point's process (`run_isolated`) and gives it back
+        for thread in threads:
+            thread.join()
+        raise
     refresh()
     if failures:
         raise failures[0]
 
 
-def pretrain_spec(spec: SweepSpec, workers: int = 1) -> None:
+def pretrain_spec(spec: SweepSpec, workers: int = 1, setup: Callable[[], None] | None = None) -> None:
     """Pretrain (cached) every ladder checkpoint the spec's points use, so runners never race on it; with
-    `workers`, that many sizes at once, sharing this machine's cores."""
-    from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
-    from ftscale.cli.main import quiet_libraries
+    `workers`, that many sizes at once, sharing this machine's cores, each process set up by `setup`."""
+    from ftscale.ladder.pretrain import load_pretrain_config, pretrain_ladder
 
     if spec.ladder_sizes:  # a spec over Hugging Face models has nothing to pretrain
         config = replace(load_pretrain_config(spec.ladder), sizes=sorted(spec.ladder_sizes))
-        pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))), quiet_libraries)
+        pretrain_ladder(config, workers, threads_per_worker(min(workers, len(config.sizes))), setup)
 
 
 @contextlib.contextmanager

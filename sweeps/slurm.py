@@ -12,7 +12,10 @@ from typing import Any
 import submitit
 from submitit.helpers import Checkpointable
 
-from ftscale.sweeps.runner import Executor, Job, OnComplete, Target, drain, prepare_sweep, pretrain_spec, run_isolated
+from ftscale.errors import InputError
+from ftscale.sweeps.executors import Executor, Job, run_isolated
+from ftscale.sweeps.layout import Target
+from ftscale.sweeps.runner import FitSweep, drain, prepare_sweep, pretrain_spec
 from ftscale.sweeps.spec import load_spec
 from ftscale.sweeps.store.url import parse, store_url
 
@@ -62,7 +65,7 @@ def parse_extra(items: list[str]) -> dict[str, str | bool]:
         key, sep, value = item.partition("=")
         key = key.strip().lstrip("-")
         if not key:
-            raise ValueError(f"--slurm-extra {item!r}: expected KEY=VALUE (e.g. qos=high) or a bare flag KEY")
+            raise InputError(f"--slurm-extra {item!r}: expected KEY=VALUE (e.g. qos=high) or a bare flag KEY")
         extra[key] = value if sep else True
     return extra
 
@@ -89,17 +92,17 @@ class DrainTask(Checkpointable):
     task and exits it; the requeued task drains again.
     """
 
-    def __init__(self, target: Target, execute: Executor = run_isolated, on_complete: OnComplete | None = None):
+    def __init__(self, target: Target, execute: Executor = run_isolated, fit: FitSweep | None = None):
         self.target = target
         self.execute = execute
-        self.on_complete = on_complete
+        self.fit = fit
 
     def __call__(self) -> int:
         if "SLURM_JOB_ID" in os.environ:
             # A point's processes are Lightning's own on this node: the job name Lightning documents for that,
             # else its SLURMEnvironment takes this runner's one srun task as the point's world (devices=1).
             os.environ["SLURM_JOB_NAME"] = "interactive"
-        return drain(self.target, execute=_ExpireOnRequeue(self.execute), on_complete=self.on_complete)
+        return drain(self.target, execute=_ExpireOnRequeue(self.execute), fit=self.fit)
 
 
 def submit_array(
@@ -109,7 +112,7 @@ def submit_array(
     resources: Resources | None = None,
     store: str | None = None,
     wandb: str | None = None,
-    on_complete: OnComplete | None = None,
+    fit: FitSweep | None = None,
     retry_failed: bool = False,
     pretrain: bool = True,
     cluster: str = "slurm",
@@ -122,11 +125,11 @@ def submit_array(
     store must be PostgreSQL: ValueError, before anything is written, for an SQLite one.
     """
     if workers < 1:
-        raise ValueError(f"--workers={workers}: use at least 1 array task")
+        raise InputError(f"--workers={workers}: use at least 1 array task")
     if cluster not in CLUSTERS:
-        raise ValueError(f"submitit executor {cluster!r}: expected one of {', '.join(CLUSTERS)}")
+        raise InputError(f"submitit executor {cluster!r}: expected one of {', '.join(CLUSTERS)}")
     if cluster == "slurm" and parse(store_url(store, Path())).scheme == "sqlite":
-        raise ValueError(
+        raise InputError(
             "--launcher slurm needs a PostgreSQL store (--store postgresql://USER@HOST/DB or $FTSCALE_STORE): "
             "the tasks run on several nodes, and SQLite over a network file system can give one point to two "
             "runners (docs/clusters.md)"
@@ -142,7 +145,7 @@ def submit_array(
     folder = target.sweep_dir / FOLDER
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster, **{f"{cluster}_max_num_timeout": REQUEUES})
     executor.update_parameters(name=f"ftscale-{spec.name}", **(resources or Resources()).parameters())
-    task = DrainTask(target, execute, on_complete)
+    task = DrainTask(target, execute, fit)
     jobs = executor.submit_array([task] * workers)  # one array on SLURM (one sbatch), one process each locally
     _record(target.sweep_dir, cluster, folder, [job.job_id for job in jobs])
     return target, jobs

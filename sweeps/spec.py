@@ -9,21 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ftscale.configs import config_path
+from ftscale.errors import InputError, MissingFileError
 from ftscale.sweeps.points import Backbone, Method, Point, Recipe, Transfer, expand, point_cli_args, point_dir
 
 if TYPE_CHECKING:
     from ftscale.backbones.params import ParameterCounts
-    from ftscale.backbones.pretrain import PretrainConfig
+    from ftscale.ladder.pretrain import PretrainConfig
 
 __all__ = ["Point", "SweepSpec", "load_spec", "point_cli_args", "point_dir"]
 
 AXES = ("model_size", "pretrain_tokens", "pet_size")
 FIELDS = (
     "name", "base_config", "ladder", "task", "methods", "axes", "default_model", "default_size", "default_revision",
-    "default_tokens", "train_sizes", "seeds", "held_out", "data", "trainer", "recipe", "transfer",
+    "default_tokens", "train_sizes", "seeds", "held_out", "data", "trainer", "recipe", "transfer", "retention",
 )  # fmt: skip
+TOKENS_PER_PARAMETER = "tokens_per_parameter"  # a ladder checkpoint named by its tokens per parameter
 RECIPE_FIELDS = ("epochs", "min_steps", "max_steps", "val_check_interval", "early_stopping")
-PET_ARGS = {"lora": "rank", "prompt": "num_virtual_tokens"}  # the PET size of each kind of method
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -46,6 +48,7 @@ class SweepSpec:
     trainer: dict[str, Any]
     recipe: Recipe | None
     transfer: Transfer | None
+    retention: Transfer | None  # like transfer, on a task whose target language the finetuning does not train
     max_steps: int | None  # steps per run, when the same for every run
     batch_size: int | None  # the spec's data.batch_size (a method may override it)
     sequence_tokens: int | None  # max source + target tokens of a training example
@@ -64,6 +67,11 @@ class SweepSpec:
         used = [*self.size_axis, *self.tokens_axis, *([self.default] if self.default else [])]
         return tuple(sorted({b.model for b in used if b.ladder}))
 
+    @property
+    def evaluations(self) -> tuple[Transfer, ...]:
+        """The zero- and few-shot evaluations every point (and each untrained backbone) runs: transfer, retention."""
+        return tuple(e for e in (self.transfer, self.retention) if e is not None)
+
     def batch_size_of(self, method: Method) -> int | None:
         return method.overrides.get(
             "data.batch_size", method.overrides.get("data.init_args.batch_size", self.batch_size)
@@ -81,15 +89,15 @@ def load_spec(path: str | Path, resolve: bool = True) -> SweepSpec:
     `resolve=False` checks everything that needs neither the Hugging Face hub nor its cache: hub models and revisions
     are not looked up, and their parameter counts are None.
     """
-    path = Path(path)
+    given, path = path, config_path(path)
     if not path.is_file():
-        raise ValueError(f"sweep spec {str(path)!r} does not exist")
+        raise MissingFileError(f"sweep spec {str(given)!r} does not exist")
     raw = read_yaml(path)
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a sweep spec is a YAML mapping of {', '.join(FIELDS)}")
+        raise InputError(f"{path}: a sweep spec is a YAML mapping of {', '.join(FIELDS)}")
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
-        raise ValueError(f"{path}: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
+        raise InputError(f"{path}: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
     return _validate(raw, resolve)
 
 
@@ -127,7 +135,7 @@ def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
         _check(
             isinstance(pet_axis, dict) and pet_axis,
             "axes.pet_size",
-            "a mapping of PET method -> {model.<arg>: [sizes]}",
+            "a mapping of PET method -> [sizes] (or {model.<its PET-size argument>: [sizes]})",
         )
     methods = _methods(raw.get("methods"), pet_axis, groups)
 
@@ -161,6 +169,7 @@ def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
         trainer=trainer,
         recipe=recipe,
         transfer=_transfer(raw["transfer"]) if "transfer" in raw else None,
+        retention=_transfer(raw["retention"], "retention") if "retention" in raw else None,
         max_steps=_fixed_steps(recipe, trainer.get("max_steps", (base.get("trainer") or {}).get("max_steps"))),
         batch_size=batch_size,
         sequence_tokens=_sum_ints(data_default("max_source_tokens"), data_default("max_target_tokens")),
@@ -212,21 +221,20 @@ class _Models:
         _check(
             "default_revision" not in self.raw, "default_revision", "no revision: ladder checkpoints are token budgets"
         )
-        tokens = _token_list(axes["pretrain_tokens"], ladder) if "pretrain_tokens" in axes else []
-        default_tokens = self.raw.get("default_tokens", max(ladder.token_budgets))
-        _check(
-            default_tokens in [*ladder.token_budgets, 0],
-            "default_tokens",
-            f"a token budget of {self.raw['ladder']} ({ladder.token_budgets}) or 0, got {default_tokens!r}",
-        )
+        tokens = _token_list(axes["pretrain_tokens"], ladder, default) if "pretrain_tokens" in axes else []
 
-        def backbone(size: str, tokens: int) -> Backbone:
+        def backbone(size: str, tokens: int | None = None) -> Backbone:
+            """`size` at `tokens`, else at default_tokens (a size's own budget on a tokens_per_parameter ladder)."""
+            if tokens is None:
+                given = self.raw.get("default_tokens")
+                field = "default_tokens"
+                tokens = ladder.budgets(size)[-1] if given is None else _ladder_budget(given, ladder, size, field)
             return Backbone(size, size, None, tokens, self._counts(size, None, ""), ladder=True)
 
         return (
-            tuple(backbone(size, default_tokens) for size in names),
+            tuple(backbone(size) for size in names),
             tuple(backbone(default, t) for t in tokens),
-            backbone(default, default_tokens) if default else None,
+            backbone(default) if default else None,
         )
 
     def _hub_axes(self, names: list[str], default: str | None, axes: dict[str, Any], field: str) -> tuple:
@@ -298,14 +306,14 @@ class _Models:
             return None
         if is_local_path(value):
             if field and not (Path(value).expanduser() / "config.json").is_file():
-                raise FileNotFoundError(f"{field}: {value!r} is no Hugging Face model directory (no config.json there)")
+                raise MissingFileError(f"{field}: {value!r} is no Hugging Face model directory (no config.json there)")
             return "local"
         return "hub" if HUB_ID.fullmatch(value) else None
 
     def _counts(self, model: str, revision: str | None, field: str) -> "ParameterCounts | None":
         """Parameter counts, looked up once per model and revision; a missing model or revision fails naming both."""
-        from ftscale.backbones.ladder import ladder_config
         from ftscale.backbones.params import parameter_counts
+        from ftscale.ladder.shapes import ladder_config
 
         key = (model, revision)
         if key not in self.counts:
@@ -323,7 +331,7 @@ class _Models:
 
 
 def _ladder(raw: dict[str, Any]) -> "PretrainConfig | None":
-    from ftscale.backbones.pretrain import PretrainConfig  # see _validate
+    from ftscale.ladder.pretrain import PretrainConfig  # see _validate
 
     if "ladder" not in raw:
         return None
@@ -331,10 +339,12 @@ def _ladder(raw: dict[str, Any]) -> "PretrainConfig | None":
     try:  # built directly: the config's own parser would exit with its usage on a bad file
         return PretrainConfig(**ladder_file)
     except (ValueError, TypeError) as error:
-        raise ValueError(f"ladder: {raw['ladder']} is not a valid pretraining config: {error}") from None
+        raise InputError(f"ladder: {raw['ladder']} is not a valid pretraining config: {error}") from None
 
 
 def _methods(raw: Any, pet_axis: dict[str, Any], groups: dict[str, type | None]) -> tuple[Method, ...]:
+    from ftscale.lightning_modules import FinetuneModule  # see _validate
+
     _check(isinstance(raw, dict) and raw, "methods", "a mapping of method name -> {config, overrides}")
     unknown = sorted(set(pet_axis) - set(raw))
     _check(not unknown, "axes.pet_size", f"methods listed under methods ({sorted(raw)}), got {unknown}")
@@ -347,40 +357,51 @@ def _methods(raw: Any, pet_axis: dict[str, Any], groups: dict[str, type | None])
         config = _yaml_file(entry["config"], f"{field}.config")
         _check(isinstance(config.get("class_path"), str), f"{field}.config", "a method config with a class_path")
         method_class = _import(config["class_path"], f"{field}.config")
+        _check(
+            isinstance(method_class, type) and issubclass(method_class, FinetuneModule),
+            f"{field}.config",
+            f"a method config whose class_path is a FinetuneModule, got {config['class_path']!r}",
+        )
         overrides = _dotted_mapping(entry.get("overrides", {}), f"{field}.overrides")
         _check_options(f"{field}.overrides", overrides, groups | {"model": method_class})
         sizes = _train_sizes(entry["train_sizes"], f"{field}.train_sizes") if "train_sizes" in entry else []
-        method = Method(name, entry["config"], overrides, _method_kind(method_class), train_sizes=tuple(sizes))
+        method = Method(
+            name, entry["config"], overrides, method_class, config.get("init_args") or {}, train_sizes=tuple(sizes)
+        )
+        arg = method_class.pet_size_argument
+        _check(
+            arg is None or arg in _parameters(method_class),
+            f"{field}.config",
+            f"a class whose pet_size_argument is one of its arguments, got {arg!r} of {config['class_path']}",
+        )
         if name in pet_axis:
-            method = _with_pet_axis(method, method_class, config, pet_axis[name], f"axes.pet_size.{name}")
-        elif method.kind in PET_ARGS:  # off the axis the size is still a factor of its points, and their cost
-            arg = PET_ARGS[method.kind]
+            method = _with_pet_axis(method, config, pet_axis[name], f"axes.pet_size.{name}")
+        elif arg is not None:  # off the axis the size is still a factor of its points, and their cost
             default = (config.get("init_args") or {}).get(arg, _parameters(method_class)[arg].default)
             method = replace(method, pet_default=overrides.get(f"model.{arg}", default))
         methods.append(method)
     return tuple(methods)
 
 
-def _method_kind(method_class: type) -> str:
-    """fmt, lora, prompt or other: what a method trains, for the cost estimate and the untrained base points."""
-    from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
-
-    kinds = {"fmt": FullFinetune, "lora": LoRA, "prompt": PromptTuning}
-    return next((kind for kind, cls in kinds.items() if issubclass(method_class, cls)), "other")
-
-
-def _with_pet_axis(method: Method, method_class: type, config: dict, axis: Any, field: str) -> Method:
+def _with_pet_axis(method: Method, config: dict, axis: Any, field: str) -> Method:
+    arg = method.method_class.pet_size_argument
     _check(
-        isinstance(axis, dict) and len(axis) == 1, field, "one {model.<arg>: [sizes]} entry, e.g. {model.rank: [1, 2]}"
-    )
-    ((key, values),) = axis.items()
-    arg = str(key).removeprefix("model.")
-    parameters = _parameters(method_class)
-    _check(
-        str(key).startswith("model.") and arg in parameters,
+        arg is not None,
         field,
-        f"model.<an argument of {config['class_path']}>, got {key!r}",
+        f"no entry: {config['class_path']} has no PET size (its pet_size_argument is None); "
+        "put the method on the other axes only",
     )
+    key = f"model.{arg}"
+    if isinstance(axis, list):  # the sizes of the argument the class declares
+        axis = {key: axis}
+    _check(
+        isinstance(axis, dict) and len(axis) == 1,
+        field,
+        f"a list of sizes or one {{{key}: [sizes]}} entry, e.g. {{{key}: [1, 2]}}",
+    )
+    ((given, values),) = axis.items()
+    _check(given == key, field, f"{key} (the PET-size argument of {config['class_path']}), got {given!r}")
+    parameters = _parameters(method.method_class)
     _check(
         isinstance(values, list) and values and all(_is_int(v) and v > 0 for v in values),
         field,
@@ -393,14 +414,46 @@ def _with_pet_axis(method: Method, method_class: type, config: dict, axis: Any, 
     return replace(method, overrides=overrides, pet_key=key, pet_sizes=tuple(values), pet_default=default)
 
 
-def _token_list(values: Any, ladder: "PretrainConfig") -> list[int]:
+def _token_list(values: Any, ladder: "PretrainConfig", size: str) -> list[int]:
+    """The pretraining axis of ladder size `size`: token budgets, or {tokens_per_parameter: [ratios]}."""
     field = "axes.pretrain_tokens"
-    valid = [0, *ladder.token_budgets]
-    _check(isinstance(values, list) and values, field, f"a non-empty list of token budgets from {valid}")
-    unknown = [v for v in values if v not in valid]
-    _check(not unknown, field, f"token budgets of the ladder config ({valid}), got unknown {unknown}")
+    valid = [0, *ladder.budgets(size)]
+    if isinstance(values, dict) and set(values) == {TOKENS_PER_PARAMETER}:
+        ratios = values[TOKENS_PER_PARAMETER]
+        _check(isinstance(ratios, list) and ratios, field, f"a non-empty list of tokens per parameter, got {ratios!r}")
+        values = [_ladder_budget({TOKENS_PER_PARAMETER: r}, ladder, size, field) for r in ratios]
+    expected = f"token budgets of {size} in the ladder config ({valid}), or {{{TOKENS_PER_PARAMETER}: [ratios]}}"
+    _check(isinstance(values, list) and values, field, f"a non-empty list of {expected}")
+    unknown = [v for v in values if not (_is_int(v) and v in valid)]
+    _check(not unknown, field, f"{expected}, got unknown {unknown}")
     _check(len(set(values)) == len(values), field, f"distinct budgets, got {values}")
     return values
+
+
+def _ladder_budget(value: Any, ladder: "PretrainConfig", size: str, field: str) -> int:
+    """One checkpoint of ladder size `size`: a token budget (or 0), or {tokens_per_parameter: r}, which is r times
+    its non-embedding parameters rounded up to whole pretraining steps, as the ladder config rounds its budgets."""
+    valid = [0, *ladder.budgets(size)]
+    ratio = value.get(TOKENS_PER_PARAMETER) if isinstance(value, dict) and len(value) == 1 else None
+    if ratio is not None:
+        _check(
+            isinstance(ratio, int | float) and not isinstance(ratio, bool) and ratio > 0,
+            field,
+            f"{{{TOKENS_PER_PARAMETER}: <a positive number>}}, got {value!r}",
+        )
+        tokens = ladder.tokens_at(size, ratio)
+        _check(
+            tokens in valid,
+            field,
+            f"a checkpoint of {size}: {ratio} tokens per parameter is {tokens} tokens, and its budgets are {valid}",
+        )
+        return tokens
+    _check(
+        _is_int(value) and value in valid,
+        field,
+        f"a token budget of {size} in the ladder config ({valid}) or {{{TOKENS_PER_PARAMETER}: r}}, got {value!r}",
+    )
+    return value
 
 
 def _recipe(raw: Any, trainer: dict[str, Any]) -> Recipe:
@@ -460,20 +513,21 @@ def _recipe(raw: Any, trainer: dict[str, Any]) -> Recipe:
     )
 
 
-def _transfer(raw: Any) -> Transfer:
+def _transfer(raw: Any, field: str = "transfer") -> Transfer:
+    """A spec's `transfer` or `retention` (the same shape; `field` is also the prefix of its metrics)."""
     from ftscale.datamodules import FinetuneDataModule
 
     _check(
         isinstance(raw, dict) and "data" in raw and set(raw) <= {"data", "shots"},
-        "transfer",
+        field,
         f"{{data: <a datamodule config file>, shots: [k, ...]}}, got {raw!r}",
     )
-    config = _yaml_file(raw["data"], "transfer.data")
-    _check(isinstance(config.get("class_path"), str), "transfer.data", "a datamodule config with a class_path")
-    data_class = _import(config["class_path"], "transfer.data")
+    config = _yaml_file(raw["data"], f"{field}.data")
+    _check(isinstance(config.get("class_path"), str), f"{field}.data", "a datamodule config with a class_path")
+    data_class = _import(config["class_path"], f"{field}.data")
     _check(
         isinstance(data_class, type) and issubclass(data_class, FinetuneDataModule),
-        "transfer.data",
+        f"{field}.data",
         f"a FinetuneDataModule config, got class_path {config['class_path']!r}",
     )
     shots = raw.get("shots", [0])
@@ -482,10 +536,10 @@ def _transfer(raw: Any) -> Transfer:
         and shots
         and all(_is_int(k) and k >= 0 for k in shots)
         and len(set(shots)) == len(shots),
-        "transfer.shots",
+        f"{field}.shots",
         f"a non-empty list of distinct non-negative integers (examples in each prompt), got {shots!r}",
     )
-    return Transfer(raw["data"], tuple(shots))
+    return Transfer(raw["data"], tuple(shots), field)
 
 
 def _fixed_steps(recipe: Recipe | None, trainer_steps: Any) -> int | None:
@@ -508,7 +562,7 @@ def _train_sizes(raw: Any, field: str) -> list[int]:
         try:
             return log_spaced_sizes(raw["min"], raw["max"], raw["num"])
         except ValueError as error:
-            raise ValueError(f"{field}: {error}") from None
+            raise InputError(f"{field}: {error}") from None
     _check(
         isinstance(raw, list) and raw and all(_is_int(v) and v > 0 for v in raw),
         field,
@@ -529,17 +583,17 @@ def read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not a YAML file (byte 0x{error.object[error.start]:02x} at offset {error.start} "
+        raise InputError(f"{path}: not a YAML file (byte 0x{error.object[error.start]:02x} at offset {error.start} "
                          "is not UTF-8 text)") from None  # fmt: skip
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+        raise InputError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
 
 
 def _yaml_file(value: Any, field: str) -> dict[str, Any]:
-    _check(isinstance(value, str) and Path(value).is_file(), field, f"an existing file, got {value!r}")
-    content = read_yaml(Path(value))
+    _check(isinstance(value, str) and config_path(value).is_file(), field, f"an existing file, got {value!r}")
+    content = read_yaml(config_path(value))
     _check(isinstance(content, dict), field, f"a YAML mapping, but {value} is not one")
     return content
 
@@ -575,7 +629,7 @@ def _check_options(field: str, keys: list[str], groups: dict[str, type | None]) 
         cls = groups.get(group)
         arg = rest.removeprefix("init_args.").partition(".")[0]
         if cls is not None and arg not in _parameters(cls):
-            raise ValueError(f"{field}: {key!r} is not an argument of {cls.__module__}.{cls.__qualname__}")
+            raise InputError(f"{field}: {key!r} is not an argument of {cls.__module__}.{cls.__qualname__}")
 
 
 def _import(class_path: str, field: str) -> type:
@@ -583,7 +637,7 @@ def _import(class_path: str, field: str) -> type:
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"{field}: class_path {class_path!r} cannot be imported") from None
+        raise InputError(f"{field}: class_path {class_path!r} cannot be imported") from None
 
 
 def _is_int(value: Any) -> bool:
@@ -613,4 +667,4 @@ def _is_rule(rule: str) -> bool:
 
 def _check(ok: Any, field: str, expected: str) -> None:
     if not ok:
-        raise ValueError(f"{field}: expected {expected}")
+        raise InputError(f"{field}: expected {expected}")

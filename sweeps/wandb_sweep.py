@@ -5,22 +5,23 @@ from typing import Any
 
 import yaml
 
-from ftscale.reports.wandb_settings import project
 from ftscale.sweeps.spec import SweepSpec
 
 PROGRAM = "ftscale"
 SWEEP_PARAMETER = "point"  # the grid's one parameter: the point id (not a factor)
 
 
-def sweep_config(spec: SweepSpec, spec_path: str | Path, sweep_dir: str | Path | None = None) -> dict[str, Any]:
-    """`wandb sweep` config: method grid over every point id; each agent run is
+def sweep_config(
+    spec: SweepSpec, spec_path: str | Path, project: str, sweep_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """`wandb sweep` config of W&B project `project`: method grid over every point id; each agent run is
     `/usr/bin/env ftscale sweep point SPEC [--dir DIR] --point=<id>` (`${args}` is `--point=<id>`)."""
     command = ["${env}", "${program}", "sweep", "point", str(spec_path)]
     if sweep_dir is not None:
         command += ["--dir", str(sweep_dir)]
     return {
         "name": spec.name,
-        "project": project(),
+        "project": project,
         "program": PROGRAM,
         "method": "grid",
         "metric": {"name": "test/loss", "goal": "minimize"},

@@ -36,7 +36,7 @@ def world_tokenizer_dir(ftscale_cache) -> Path:
 @pytest.fixture(scope="session")
 def make_backbone(world_tokenizer_dir, tmp_path_factory):
     """Build (once per size) a randomly initialised ladder model with the world tokenizer; return its path."""
-    from ftscale.backbones.ladder import ladder_config
+    from ftscale.ladder.shapes import ladder_config
 
     built: dict[str, Path] = {}
 
@@ -63,7 +63,7 @@ def make_backbone(world_tokenizer_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def test_ladder(ftscale_cache) -> dict[str, dict]:
     """The test ladder of configs/pretrain/test.yaml, pretrained once per session (slow tests only)."""
-    from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
+    from ftscale.ladder.pretrain import load_pretrain_config, pretrain_ladder
 
     return pretrain_ladder(load_pretrain_config(TEST_LADDER))
 

@@ -76,6 +76,18 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def password_role(admin_url: str, name: str) -> tuple[str, str]:
+    """A new role `name` that logs in with a random password of its own, and a database it owns, on the server of
+    `admin_url`; return the role's database URL (with the password) and the password."""
+    password = secrets.token_hex(12)  # hex: found as is in any file or output that holds it
+    server = admin_url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        conn.execute(f"CREATE DATABASE {name} OWNER {name}")
+    host = server.rsplit("@", 1)[1]
+    return f"postgresql://{name}:{password}@{host}/{name}", password
+
+
 def _user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)

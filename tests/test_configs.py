@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftscale.backbones.pretrain import load_pretrain_config
 from ftscale.cli.main import main
+from ftscale.ladder.pretrain import load_pretrain_config
 from ftscale.sweeps.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from ftscale.datamodules.sources.located import Located
+from ftscale.errors import InputError
 
 EMPTY = r"^[\s\p{Z}]*$"  # only whitespace, as `str.strip()` sees it
 
@@ -130,7 +131,7 @@ def _checked_block(
         empties.append(empty)
     if errors:
         row, _, message = min(errors)  # the first bad row, as a reader going line by line would meet it
-        raise ValueError(f"{located.origin(offset + row)}: {message}")
+        raise InputError(f"{located.origin(offset + row)}: {message}")
     table = pa.table({"source": columns[0], "target": columns[1]})
     drop = pc.or_(*empties)
     if (row := _first(drop)) is None:

@@ -1,10 +1,12 @@
-"""Readers of local example files: JSONL, TSV (two columns), Parquet, and aligned plain-text pairs.
+"""Readers of local example files: JSONL, TSV (two columns), Parquet, Arrow, and aligned plain-text pairs.
 
 `datasets`' builders turn each file into a memory-mapped Arrow table once (cached under `$FTSCALE_CACHE/datasets`,
 keyed by the file's path and modification time); when a builder fails, a line-by-line scan names the line at fault.
 """
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
@@ -14,7 +16,8 @@ import pyarrow.compute as pc
 from ftscale.datamodules.cache import cache_dir
 from ftscale.datamodules.progress import progress_bars
 from ftscale.datamodules.sources.located import Located, file_blocks, table_blocks
-from ftscale.datamodules.sources.scan import explain_jsonl, jsonl_line, numbered_lines
+from ftscale.datamodules.sources.scan import binary_error, explain_jsonl, jsonl_line, numbered_lines
+from ftscale.errors import InputError, MissingFileError
 
 TSV_COLUMNS = ("source", "target")
 # Most rows in one record batch of the builders' Arrow files (the builders read about 10 MB at a time, so batches
@@ -26,14 +29,27 @@ WRITER_BATCH_ROWS = 100_000
 def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+        raise MissingFileError(f"data file {str(path)!r} does not exist")
     return path
+
+
+@contextmanager
+def builder_errors_unlogged() -> Iterator[None]:
+    """Within the block, the builders' own log lines about a file they cannot read are dropped: the readers raise one
+    error naming the file (and the line or row where they can) instead."""
+    builders = logging.getLogger("datasets.packaged_modules")
+    level = builders.level
+    builders.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        builders.setLevel(level)
 
 
 def build(builder: str, path: Path) -> datasets.Dataset:
     """The file as a memory-mapped `datasets.Dataset` through one of `datasets`' packaged builders."""
     # A small file reads in a blink: its progress bar would only clutter a sweep's output.
-    with progress_bars(path.stat().st_size // 100):
+    with progress_bars(path.stat().st_size // 100), builder_errors_unlogged():
         return datasets.load_dataset(
             builder,
             data_files=str(path),
@@ -43,8 +59,8 @@ def build(builder: str, path: Path) -> datasets.Dataset:
         )
 
 
-def _empty(path: Path, what: str) -> ValueError:
-    return ValueError(f"{path}: the file is empty; expected {what}")
+def _empty(path: Path, what: str) -> InputError:
+    return InputError(f"{path}: the file is empty; expected {what}")
 
 
 def read_jsonl(path: str | Path) -> Located:
@@ -106,7 +122,7 @@ def read_tsv(path: str | Path) -> Located:
             columns = pc.split_pattern(block.column("text"), "\t")
             counts = pc.list_value_length(columns)
             if (bad := pc.index(pc.not_equal(counts, len(TSV_COLUMNS)), True).as_py()) >= 0:
-                raise ValueError(
+                raise InputError(
                     f"{path} line {offset + bad + 1}: {counts[bad]} tab-separated column(s); expected 2 "
                     "(source<TAB>target)"
                 )
@@ -116,21 +132,34 @@ def read_tsv(path: str | Path) -> Located:
     return Located(blocks, file_key(path), lambda row: f"{path} line {row + 1}")
 
 
-def read_parquet(path: str | Path) -> Located:
-    """One record per row (rows counted from 1)."""
+def _read_binary(builder: str, path: str | Path) -> Located:
+    """One record per row (rows counted from 1) of a Parquet or Arrow file; a file its builder cannot read is named."""
     path = _existing(path)
-    data = build("parquet", path)
+    try:
+        data = build(builder, path)
+    except (pa.ArrowException, datasets.exceptions.DatasetGenerationError) as error:
+        raise binary_error(path, error.__cause__ or error) from None
     if not len(data):
         raise _empty(path, "rows")
     read = file_blocks([f["filename"] for f in data.cache_files])
     return Located(read, file_key(path), lambda row: f"{path} row {row + 1}")
 
 
+def read_parquet(path: str | Path) -> Located:
+    """A Parquet file: one record per row."""
+    return _read_binary("parquet", path)
+
+
+def read_arrow(path: str | Path) -> Located:
+    """An Arrow IPC file or stream (as `datasets` writes, e.g. `save_to_disk` shards): one record per row."""
+    return _read_binary("arrow", path)
+
+
 def read_text_pair(source_path: str | Path, target_path: str | Path) -> Located:
     """Aligned plain-text files, one sentence per line: line i of the source translates line i of the target."""
     sources, targets = lines(source_path), lines(target_path)
     if len(sources) != len(targets):
-        raise ValueError(
+        raise InputError(
             f"misaligned text pair: {source_path} has {len(sources)} lines but {target_path} has {len(targets)}; "
             "expected one sentence per line in both, line i of one translating line i of the other"
         )
@@ -141,12 +170,12 @@ def read_text_pair(source_path: str | Path, target_path: str | Path) -> Located:
     return Located(table_blocks(table), file_key(source_path, target_path), lambda r: f"{origin} line {r + 1}")
 
 
-READERS = {".jsonl": read_jsonl, ".tsv": read_tsv, ".parquet": read_parquet}
+READERS = {".jsonl": read_jsonl, ".tsv": read_tsv, ".parquet": read_parquet, ".arrow": read_arrow}
 
 
 def read_file(path: str | Path) -> Located:
-    """The records of a `.jsonl`, `.tsv` or `.parquet` file, chosen by its suffix."""
+    """The records of a `.jsonl`, `.tsv`, `.parquet` or `.arrow` file, chosen by its suffix."""
     suffix = Path(path).suffix
     if suffix not in READERS:
-        raise ValueError(f"data file {str(path)!r}: unknown format {suffix!r}; expected one of {', '.join(READERS)}")
+        raise InputError(f"data file {str(path)!r}: unknown format {suffix!r}; expected one of {', '.join(READERS)}")
     return READERS[suffix](path)

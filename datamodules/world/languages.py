@@ -8,6 +8,8 @@ prepositions versus postpositions.
 
 from dataclasses import dataclass
 
+from ftscale.errors import InputError
+
 
 @dataclass(frozen=True)
 class Language:
@@ -71,5 +73,5 @@ def check_language(code: str) -> Language:
     """The language with this code, or a ValueError listing the valid codes."""
     if code not in LANGUAGES:
         names = ", ".join(f"{c} ({lang.name})" for c, lang in LANGUAGES.items())
-        raise ValueError(f"unknown language code {code!r}; valid codes: {names}")
+        raise InputError(f"unknown language code {code!r}; valid codes: {names}")
     return LANGUAGES[code]

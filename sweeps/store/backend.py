@@ -49,7 +49,8 @@ class Backend(Protocol):
     holds_one_sweep: bool
 
     def url(self, sweep: str) -> str:
-        """A URL that opens this sweep's store from any process (with its password, if it had one)."""
+        """A URL that opens this sweep's store from any process; without the password (libpq finds it, see
+        `PostgresBackend`)."""
         ...
 
     def transact(self, op: Callable[[Tx], T], write: bool) -> T:

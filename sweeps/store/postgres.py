@@ -11,9 +11,10 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
+from ftscale.errors import InputError
 from ftscale.sweeps.store.backend import Tx
-from ftscale.sweeps.store.schema import TABLES, Dialect
-from ftscale.sweeps.store.url import with_sweep
+from ftscale.sweeps.store.schema import TABLES, Dialect, add_columns
+from ftscale.sweeps.store.url import Address, with_sweep
 
 T = TypeVar("T")
 
@@ -29,20 +30,28 @@ SCHEMA_LOCK = 0x66747363  # advisory lock: concurrent first openers would race o
 
 
 class PostgresBackend:
-    """Stores in a PostgreSQL database; every row is keyed by its sweep's name. One connection per thread."""
+    """Stores in a PostgreSQL database; every row is keyed by its sweep's name. One connection per thread.
+
+    A password given in the URL is kept in memory for this backend's connections and, once it let them in, put in
+    this process's $PGPASSWORD: the points this process starts (threads, subprocesses, spawned runners, submitit
+    tasks) connect with the URL less its password, and libpq finds the password there.
+    """
 
     holds_one_sweep = False
     path = None
 
-    def __init__(self, target: str, shown: str) -> None:
-        self.target = target
-        self.shown = shown
-        self.params = {"connect_timeout": CONNECT_TIMEOUT_S, **conninfo_to_dict(target)}
+    def __init__(self, address: Address) -> None:
+        self.target = address.target  # no password: safe to hand on
+        self.shown = address.shown
+        password = {"password": address.password} if address.password is not None else {}
+        self.params = {"connect_timeout": CONNECT_TIMEOUT_S, **conninfo_to_dict(self.target), **password}
         self._local = threading.local()
         try:
             self.transact(_create_tables, write=True)
         except psycopg.Error as error:
-            raise ValueError(_explain(shown, error)) from None
+            raise InputError(_explain(self.shown, error, address.password)) from None
+        if address.password is not None:
+            os.environ["PGPASSWORD"] = address.password
 
     def url(self, sweep: str) -> str:
         return with_sweep(self.target, sweep)
@@ -83,13 +92,17 @@ def _create_tables(tx: Tx) -> None:
     tx.run("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
     for statement in TABLES:
         tx.run(statement)
+    sql = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?"
+    add_columns(tx, lambda table: {row["column_name"] for row in tx.all(sql, (table,))})
 
 
-def _explain(shown: str, error: psycopg.Error) -> str:
-    """One line: which store could not be opened, the server's reason, and what was expected."""
+def _explain(shown: str, error: psycopg.Error, password: str | None) -> str:
+    """One line: which store could not be opened, the server's reason (never the password), and what was expected."""
     reason = re.sub(r"\s+", " ", str(error)).strip()
+    if password:
+        reason = reason.replace(password, "***")
     if isinstance(error, errors.InvalidPassword) or "password" in reason:
-        expected = "a user and password the server accepts (in the URL, $PGPASSWORD or ~/.pgpass)"
+        expected = "a user and password the server accepts (in the URL, $PGPASSWORD, ~/.pgpass or a service file)"
     elif isinstance(error, errors.InvalidCatalogName) or "does not exist" in reason:
         expected = "an existing database (`createdb NAME` on the server)"
     elif isinstance(error, psycopg.OperationalError):

@@ -1,15 +1,27 @@
 """The store's tables, the same for SQLite and PostgreSQL, and the SQL dialect each backend speaks."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 STATUSES = ("pending", "running", "done", "failed")
 
 # The columns of a point as the Store returns it (`sweep` and `seq`, the insertion order, stay internal).
 POINT_COLUMNS = (
-    "id", "method", "axes", "factors", "args", "status", "lease_owner", "lease_expires", "attempts", "metrics",
-    "error", "created_at", "started_at", "finished_at",
+    "id", "method", "axes", "factors", "args", "status", "lease_owner", "lease_expires", "heartbeat_at", "attempts",
+    "metrics", "error", "created_at", "started_at", "finished_at",
 )  # fmt: skip
+# The end-of-sweep fit, a task of its own: leased like a point by whoever completes the sweep (or finds it due),
+# done once per completion (`fit_id` names the completion: a sweep reopened by new points is fitted anew).
+FIT_COLUMNS = ("fit_id", "fit_owner", "fit_expires", "fit_attempts", "fitted_at", "fit_error")
+# SET clauses of ftscale_sweeps: a sweep reopened (points added or retried) is neither complete nor fitted; the
+# write that completes it takes its fit's lease for `?` (the owner) for `?` seconds, under a new fit id `?`.
+REOPEN = (
+    "completed_by = NULL, fit_id = NULL, fit_owner = NULL, fit_expires = NULL, fit_attempts = 0, fitted_at = NULL, "
+    "fit_error = NULL"
+)
+COMPLETE = "completed_by = ?, fit_owner = ?, fit_expires = {now} + ?, fit_id = ?, fit_attempts = 1"
 
 # One row per sweep (keyed by its spec's name; an SQLite file holds one), one row per point of a sweep.
 # Prefixed, so that a lab's shared PostgreSQL database can hold other tables beside them.
@@ -18,7 +30,13 @@ TABLES = (
         name TEXT PRIMARY KEY,
         uid TEXT NOT NULL,
         completed_by TEXT,
-        created_at DOUBLE PRECISION NOT NULL
+        created_at DOUBLE PRECISION NOT NULL,
+        fit_id TEXT,
+        fit_owner TEXT,
+        fit_expires DOUBLE PRECISION,
+        fit_attempts INTEGER NOT NULL DEFAULT 0,
+        fitted_at DOUBLE PRECISION,
+        fit_error TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS ftscale_points (
         sweep TEXT NOT NULL,
@@ -31,6 +49,7 @@ TABLES = (
         status TEXT NOT NULL DEFAULT 'pending',
         lease_owner TEXT,
         lease_expires DOUBLE PRECISION,
+        heartbeat_at DOUBLE PRECISION,
         attempts INTEGER NOT NULL DEFAULT 0,
         metrics TEXT,
         error TEXT,
@@ -41,6 +60,27 @@ TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS ftscale_points_queue ON ftscale_points (sweep, status, seq)",
 )
+# Columns later versions added, as (table, column, type): a store made before them gets them when opened.
+ADDED = (
+    ("ftscale_points", "heartbeat_at", "DOUBLE PRECISION"),
+    ("ftscale_sweeps", "fit_id", "TEXT"),
+    ("ftscale_sweeps", "fit_owner", "TEXT"),
+    ("ftscale_sweeps", "fit_expires", "DOUBLE PRECISION"),
+    ("ftscale_sweeps", "fit_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("ftscale_sweeps", "fitted_at", "DOUBLE PRECISION"),
+    ("ftscale_sweeps", "fit_error", "TEXT"),
+)
+
+
+def add_columns(tx: Any, present: Callable[[str], set[str]]) -> None:
+    """Within the caller's (schema-locked) transaction: add the `ADDED` columns a table lacks (`present` names a
+    table's columns). A sweep completed before the fit was a task counts as fitted: the run that completed it
+    fitted it then (`ftscale law fit --sweep DIR` fits it again)."""
+    missing = [(table, column, kind) for table, column, kind in ADDED if column not in present(table)]
+    for table, column, kind in missing:
+        tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    if any(column == "fitted_at" for _, column, _ in missing):
+        tx.run("UPDATE ftscale_sweeps SET fitted_at = {now} WHERE completed_by IS NOT NULL")
 
 
 @dataclass(frozen=True)

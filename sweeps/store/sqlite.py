@@ -6,11 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ftscale.errors import InputError, MissingFileError
 from ftscale.sweeps.store.backend import Tx
-from ftscale.sweeps.store.schema import POINT_COLUMNS, TABLES, Dialect
+from ftscale.sweeps.store.schema import TABLES, Dialect, add_columns
 
 T = TypeVar("T")
 
+# The point columns of the tables from before sweeps were named (`points`), which `_upgrade` copies.
+LEGACY_POINT_COLUMNS = (
+    "id", "method", "axes", "factors", "args", "status", "lease_owner", "lease_expires", "attempts", "metrics",
+    "error", "created_at", "started_at", "finished_at",
+)  # fmt: skip
 # One writer at a time holds the whole file, so no row locks are needed.
 DIALECT = Dialect(placeholder="?", now="((julianday('now') - 2440587.5) * 86400.0)", lock="", skip_locked="")
 HEADER = b"SQLite format 3\x00"
@@ -28,7 +34,7 @@ class SQLiteBackend:
         if path.exists():
             _check_file(path)
         elif not create:
-            raise FileNotFoundError(f"no results store at {path}: expected the SQLite file of a sweep")
+            raise MissingFileError(f"no results store at {path}: expected the SQLite file of a sweep")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
@@ -67,13 +73,13 @@ class SQLiteBackend:
 def _check_file(path: Path) -> None:
     """ValueError, before anything is written, unless `path` is an intact SQLite database."""
     if path.is_dir():
-        raise ValueError(f"results store {path} is a directory: expected an SQLite file")
+        raise InputError(f"results store {path} is a directory: expected an SQLite file")
     with open(path, "rb") as file:
         header = file.read(len(HEADER))
     if not header:
-        raise ValueError(f"results store {path} is empty (0 bytes): expected an SQLite file; delete it to start anew")
+        raise InputError(f"results store {path} is empty (0 bytes): expected an SQLite file; delete it to start anew")
     if header != HEADER:
-        raise ValueError(f"results store {path} is not an SQLite database: expected the results.sqlite of a sweep")
+        raise InputError(f"results store {path} is not an SQLite database: expected the results.sqlite of a sweep")
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         found = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
@@ -82,7 +88,7 @@ def _check_file(path: Path) -> None:
     finally:
         conn.close()
     if found != ["ok"]:
-        raise ValueError(
+        raise InputError(
             f"results store {path} is damaged ({found[0]}): expected an intact SQLite file; restore it from a copy"
         )
 
@@ -90,6 +96,7 @@ def _check_file(path: Path) -> None:
 def _create_tables(tx: Tx) -> None:
     for statement in TABLES:
         tx.run(statement)
+    add_columns(tx, lambda table: {row["name"] for row in tx.all(f"PRAGMA table_info({table})")})
     tables = {row["name"] for row in tx.all("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "points" in tables:
         _upgrade(tx, "sweep_state" in tables)
@@ -105,7 +112,7 @@ def _upgrade(tx: Tx, has_state: bool) -> None:
         f"INSERT INTO ftscale_sweeps (name, uid, completed_by, created_at) VALUES ('', ?, {completed}, {{now}})",
         (uuid.uuid4().hex,),
     )
-    columns = ", ".join(POINT_COLUMNS)
+    columns = ", ".join(LEGACY_POINT_COLUMNS)
     tx.run(f"INSERT INTO ftscale_points (sweep, seq, {columns}) SELECT '', rowid, {columns} FROM points")
     tx.run("DROP TABLE points")
     if has_state:

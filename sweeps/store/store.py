@@ -9,11 +9,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ftscale.errors import InputError
 from ftscale.sweeps.store.backend import Backend, Tx
-from ftscale.sweeps.store.schema import POINT_COLUMNS, STATUSES
+from ftscale.sweeps.store.lease import LEASE_S
+from ftscale.sweeps.store.schema import COMPLETE, FIT_COLUMNS, POINT_COLUMNS, REOPEN, STATUSES
 from ftscale.sweeps.store.url import parse
 
 COLUMNS = ", ".join(POINT_COLUMNS)
+SWEEP_STATE = ("uid", "completed_by", "created_at", *FIT_COLUMNS)  # what `migrate` copies of a sweep's row
 CLAIMABLE = "(status = 'pending' OR (status = 'running' AND lease_expires < {now}))"
 
 
@@ -41,11 +44,11 @@ class Store:
     def __init__(self, url_or_path: str | Path, sweep: str | None = None, create: bool = True) -> None:
         address = parse(url_or_path)
         if address.sweep and sweep and address.sweep != sweep:
-            raise ValueError(f"store URL {address.shown} names sweep {address.sweep!r}, but {sweep!r} was asked for")
+            raise InputError(f"store URL {address.shown} names sweep {address.sweep!r}, but {sweep!r} was asked for")
         self.backend = _backend(address, create)
         self.path = self.backend.path
         self.sweep, self._uid = self.backend.transact(lambda tx: self._bind(tx, address.sweep or sweep, create), True)
-        self.url = self.backend.url(self.sweep)
+        self.url = self.backend.url(self.sweep)  # opens this sweep from any process; never holds a password
 
     def __str__(self) -> str:
         return f"{self.backend.shown} (sweep {_label(self.sweep)})"
@@ -59,7 +62,7 @@ class Store:
                 tx.run("UPDATE ftscale_points SET sweep = ? WHERE sweep = ''", (sweep,))
                 held = [sweep]
             elif sweep and held[0] != sweep:
-                raise ValueError(
+                raise InputError(
                     f"{self.backend.shown} is the store of spec {_label(held[0])}, not of spec {sweep!r}: a store "
                     f"holds one spec's points; give {sweep!r} another sweep directory or store"
                 )
@@ -67,13 +70,13 @@ class Store:
         elif self.backend.holds_one_sweep:
             sweep = sweep or ""
         elif not sweep:
-            raise ValueError(
+            raise InputError(
                 f"{self.backend.shown}: which sweep? expected its spec's name as ?sweep=NAME in the URL "
                 f"(this database holds {', '.join(map(repr, held)) or 'none'})"
             )
         if sweep not in held:
             if not create:
-                raise ValueError(f"{self.backend.shown} holds no sweep {sweep!r}: expected one of {held}")
+                raise InputError(f"{self.backend.shown} holds no sweep {sweep!r}: expected one of {held}")
             # Another machine may create it at the same moment: the first insert wins, the others read its uid.
             tx.run(
                 "INSERT INTO ftscale_sweeps (name, uid, completed_by, created_at) VALUES (?, ?, NULL, {now}) "
@@ -103,7 +106,7 @@ class Store:
                 )
             }
             if stored and rows and not stored.keys() & rows.keys():
-                raise ValueError(
+                raise InputError(
                     f"{self.backend.shown}: the store's spec {_label(self.sweep)} has {len(stored)} points (e.g. "
                     f"{next(iter(stored))!r}), the spec {_label(self.sweep)} being added has {len(rows)}, none of "
                     "them stored: another spec under the same name; rename it or give it another store"
@@ -129,7 +132,7 @@ class Store:
                 ],
             )
             if new:
-                tx.run("UPDATE ftscale_sweeps SET completed_by = NULL WHERE name = ?", (self.sweep,))
+                tx.run(f"UPDATE ftscale_sweeps SET {REOPEN} WHERE name = ?", (self.sweep,))
             return len(new)
 
         return self.backend.transact(add, write=True)
@@ -169,7 +172,7 @@ class Store:
                 (self.sweep, point_id),
             )
             if row is None:
-                raise KeyError(f"no point {point_id!r} in {self}; `ftscale sweep plan SPEC` lists the ids")
+                raise InputError(f"no point {point_id!r} in {self}; `ftscale sweep plan SPEC` lists the ids")
             return self._lease(tx, row, owner, lease_s, max_attempts) if row["free"] else None
 
         return self.backend.transact(take, write=True)
@@ -183,7 +186,8 @@ class Store:
             return None
         tx.run(
             "UPDATE ftscale_points SET status = 'running', lease_owner = ?, lease_expires = {now} + ?, "
-            "attempts = attempts + 1, started_at = {now}, error = NULL WHERE sweep = ? AND id = ?",
+            "heartbeat_at = {now}, attempts = attempts + 1, started_at = {now}, error = NULL "
+            "WHERE sweep = ? AND id = ?",
             (owner, lease_s, self.sweep, row["id"]),
         )
         return _decode(
@@ -191,8 +195,8 @@ class Store:
         )
 
     def heartbeat(self, point_id: str, owner: str, lease_s: float) -> bool:
-        """Extend `owner`'s lease on a running point; False if the lease was lost."""
-        return self._owned(point_id, owner, "lease_expires = {now} + ?", (lease_s,)) == 1
+        """Extend `owner`'s lease on a running point (a heartbeat, kept as `heartbeat_at`); False if it was lost."""
+        return self._owned(point_id, owner, "lease_expires = {now} + ?, heartbeat_at = {now}", (lease_s,)) == 1
 
     def finish(self, point_id: str, owner: str, metrics: dict[str, Any]) -> bool:
         """Record a point's metrics as done; True if this write completed the sweep (see `completed_by`)."""
@@ -233,7 +237,7 @@ class Store:
                 (self.sweep, *params),
             )
             if count:
-                tx.run("UPDATE ftscale_sweeps SET completed_by = NULL WHERE name = ?", (self.sweep,))
+                tx.run(f"UPDATE ftscale_sweeps SET {REOPEN} WHERE name = ?", (self.sweep,))
             return count
 
         return self.backend.transact(retry, write=True)
@@ -268,7 +272,8 @@ class Store:
         return tx.one("SELECT completed_by FROM ftscale_sweeps WHERE name = ?{lock}", (self.sweep,))
 
     def _take_completion(self, tx: Tx, owner: str) -> bool:
-        """Within the caller's transaction: mark `owner` as completing the sweep if it is now complete and unclaimed.
+        """Within the caller's transaction: mark `owner` as completing the sweep if it is now complete and unclaimed,
+        and lease it the sweep's fit (`sweeps/store/fit.py`), which it is to run now.
 
         Decided under the sweep's lock in the transaction that settled the point, so exactly one writer ever
         completes a sweep, also when the last points finish at once in different processes or machines.
@@ -280,11 +285,12 @@ class Store:
         )["n"]
         if left or taken is not None:
             return False
-        tx.run("UPDATE ftscale_sweeps SET completed_by = ? WHERE name = ?", (owner, self.sweep))
+        fit = (owner, LEASE_S, uuid.uuid4().hex)  # its fit's lease and id
+        tx.run(f"UPDATE ftscale_sweeps SET {COMPLETE} WHERE name = ?", (owner, *fit, self.sweep))
         return True
 
     def completed_by(self) -> str | None:
-        """The owner whose finish or fail completed the sweep (the one that runs the end-of-sweep hook)."""
+        """The owner whose finish or fail completed the sweep (the first to hold its fit's lease)."""
         sql = "SELECT completed_by FROM ftscale_sweeps WHERE name = ?"
         return self.backend.transact(lambda tx: tx.one(sql, (self.sweep,))["completed_by"], write=False)
 
@@ -311,11 +317,11 @@ class Store:
         return sum(counts.values()) > 0 and counts["pending"] == counts["running"] == 0
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole sweep as stored (its uid, completion and every point's raw row), for `migrate`."""
+        """The whole sweep as stored (its uid, completion, fit and every point's raw row), for `migrate`."""
         sql = f"SELECT seq, {COLUMNS} FROM ftscale_points WHERE sweep = ? ORDER BY seq"
 
         def read(tx: Tx) -> dict[str, Any]:
-            sweep = tx.one("SELECT uid, completed_by, created_at FROM ftscale_sweeps WHERE name = ?", (self.sweep,))
+            sweep = tx.one(f"SELECT {', '.join(SWEEP_STATE)} FROM ftscale_sweeps WHERE name = ?", (self.sweep,))
             return {**sweep, "points": tx.all(sql, (self.sweep,))}
 
         return self.backend.transact(read, write=False)
@@ -331,7 +337,7 @@ class Store:
             self._lock_sweep(tx)
             held = {r["id"] for r in tx.all("SELECT id FROM ftscale_points WHERE sweep = ?", (self.sweep,))}
             if held and held != {p["id"] for p in snapshot["points"]}:
-                raise ValueError(
+                raise InputError(
                     f"{self} already holds {len(held)} points of sweep {_label(self.sweep)} other than the "
                     f"{len(snapshot['points'])} of {source}: expected a store without that sweep, or with its points"
                 )
@@ -341,8 +347,8 @@ class Store:
                 [(self.sweep, *(p[name] for name in names)) for p in snapshot["points"]],
             )
             tx.run(
-                "UPDATE ftscale_sweeps SET uid = ?, completed_by = ?, created_at = ? WHERE name = ?",
-                (snapshot["uid"], snapshot["completed_by"], snapshot["created_at"], self.sweep),
+                f"UPDATE ftscale_sweeps SET {', '.join(f'{name} = ?' for name in SWEEP_STATE)} WHERE name = ?",
+                (*(snapshot[name] for name in SWEEP_STATE), self.sweep),
             )
             return len(snapshot["points"])
 
@@ -358,7 +364,7 @@ def _backend(address: Any, create: bool) -> Backend:
         return SQLiteBackend(Path(address.target), create)
     from ftscale.sweeps.store.postgres import PostgresBackend  # psycopg is imported only for PostgreSQL
 
-    return PostgresBackend(address.target, address.shown)
+    return PostgresBackend(address)
 
 
 def _label(sweep: str) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ftscale.analysis import LawFit, PointResult
+from ftscale.analysis import LawFit
 from ftscale.analysis.claims import judge_claims
 from ftscale.scaling_laws import FitResult
 
@@ -55,23 +55,3 @@ def test_claim_1_uses_the_held_out_error_of_each_resample():
     claim = next(c for c in judge_claims(laws(0.3, 0.1, 0.01), held, [], 0.95) if c.id == 1)
     assert claim.verdicts["fmt/model_size"] == "does not hold" and claim.verdicts["lora/model_size"] == "holds"
     assert claim.verdict == "inconclusive"  # one law extrapolates, another does not
-
-
-def zero_shot_points(fmt_rise: float, lora_rise: float) -> list[PointResult]:
-    rng = np.random.default_rng(0)
-    points = [PointResult("base", "base", (), {"model_size": "s"}, {"transfer/k0/loss": 4.0})]
-    for method, rise in (("fmt", fmt_rise), ("lora", lora_rise)):
-        for i in range(12):
-            loss = 4.0 + rise + 0.05 * rng.standard_normal()
-            points.append(PointResult(f"{method}{i}", method, ("model_size",), {"model_size": "s"},
-                                      {"transfer/k0/loss": loss}))  # fmt: skip
-    return points
-
-
-def test_claim_5_compares_the_rise_of_the_zero_shot_loss_over_the_base_model():
-    claim = next(c for c in judge_claims([], {}, zero_shot_points(1.0, 0.2), 0.95) if c.id == 5)
-    assert claim.verdict == "holds" and claim.values["lora"] == pytest.approx(0.8, abs=0.05)
-    reverse = next(c for c in judge_claims([], {}, zero_shot_points(0.2, 1.0), 0.95) if c.id == 5)
-    assert reverse.verdict == "does not hold"
-    missing = next(c for c in judge_claims([], {}, zero_shot_points(1.0, 0.2)[1:], 0.95) if c.id == 5)
-    assert missing.verdict == "not testable" and "transfer" in missing.evidence

@@ -1,5 +1,5 @@
 """Points that survive preemption: kill -9 a run after its first save, run it again in its directory, and it
-resumes from that step and ends where an uninterrupted run ends."""
+resumes from that step and ends where an uninterrupted run ends; Ctrl-C stops training at a step's end, saved."""
 
 import csv
 import os
@@ -9,9 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
+import torch
+from lightning.pytorch.demos.boring_classes import BoringModel
 
-from ftscale.callbacks.resume import resume_path
+from ftscale.callbacks.resume import ResumeCheckpoint, resume_path
+from ftscale.sweeps.interrupts import interruptible
 
 ARGS = [
     "fit", "--config", "configs/quickstart.yaml", "--ladder", "configs/pretrain/test.yaml",
@@ -20,6 +24,28 @@ ARGS = [
     "--trainer.max_steps", "6", "--trainer.val_check_interval", "3", "--trainer.enable_progress_bar", "false",
     "--generation.max_examples", "0", "--resume.every_n_steps", "2", "--wandb", "off",
 ]  # fmt: skip
+
+
+class CtrlCAtBatch(L.Callback):
+    """Sends this process a SIGINT, as Ctrl-C does, when batch `index` starts."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == self.index:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_in_training_stops_at_the_end_of_its_step_and_saves_the_whole_state(tmp_path):
+    trainer = L.Trainer(
+        default_root_dir=tmp_path, max_steps=10, limit_val_batches=0, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[ResumeCheckpoint(every_minutes=None), CtrlCAtBatch(2)],
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt), interruptible():  # as under `ftscale`: Lightning's exit(1) is the interrupt
+        trainer.fit(BoringModel())
+    saved = torch.load(resume_path(tmp_path), weights_only=False)
+    assert saved["global_step"] == 3  # batches 0, 1 and 2: the step in which Ctrl-C came was finished
 
 
 def start(run_dir: Path, log: Path) -> subprocess.Popen:

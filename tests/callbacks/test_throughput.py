@@ -7,8 +7,8 @@ from lightning.pytorch.trainer.states import RunningStage
 from torch.utils.data import DataLoader
 from transformers import LlamaForCausalLM
 
-from ftscale.backbones.ladder import ladder_config
 from ftscale.callbacks.throughput import TrainingThroughput, flops_per_token, h200_peak_flops, matmul_parameters
+from ftscale.ladder.shapes import ladder_config
 from ftscale.lightning_modules import FullFinetune
 from tests.helpers import make_batch
 

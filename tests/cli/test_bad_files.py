@@ -1,11 +1,14 @@
 """The catalogue of bad files across commands: every file the CLI reads can be corrupt, truncated, empty or the
 wrong kind, and each case ends in one `error:` line naming the file, never a traceback."""
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ftscale.cli.main import main
+from tests.datamodules.conftest import read_jsonl, split_files, write_records
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # a binary file of another kind
@@ -57,3 +60,21 @@ def test_a_bad_lightning_config_is_one_error_line(content, in_repo, tmp_path, ca
     assert main(["fit", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0], err[-5:]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_a_corrupt_parquet_or_arrow_data_file_is_named_in_one_line(suffix, in_repo, make_backbone, tmp_path, capsys):
+    # A task reads several files: the good training file is read first, then the corrupt validation file.
+    train = write_records(tmp_path / f"train{suffix}", read_jsonl(Path(split_files("wmt_en_de")["train"])))
+    bad = corrupt(tmp_path, f"validation{suffix}", os.urandom(4096))
+    files = {**split_files("wmt_en_de"), "train": str(train), "validation": str(bad)}
+    data = tmp_path / "data.yaml"
+    task = {"class_path": "ftscale.datamodules.Translation", "init_args": {"data_files": files, "train_size": 8}}
+    data.write_text(yaml.safe_dump(task))
+    backbone = str(make_backbone("xs"))
+    capsys.readouterr()  # only what the command prints
+    args = ["--data", str(data), "--model.backbone", backbone, "--trainer.default_root_dir", str(tmp_path / "run")]
+    assert main(["fit", "--config", "configs/quickstart.yaml", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    kind = "Parquet" if suffix == ".parquet" else "Arrow"
+    assert len(err) == 1 and err[0].startswith(f"error: {bad}: not a readable {kind} file ("), err[-5:]

@@ -2,12 +2,15 @@
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from ftscale.cli.lightning import FtscaleCLI
-from ftscale.cli.main import main
+from ftscale.cli.main import hint, main
+from ftscale.errors import InputError
 from tests.conftest import TEST_LADDER
 
 QUICKSTART = ["--config", "configs/quickstart.yaml"]
@@ -61,6 +64,77 @@ def test_bad_input_ends_in_one_error_line(args, message, in_repo, capsys, make_b
     assert code == 2
     assert err.startswith("error: ") and message in err
     assert "Traceback" not in err
+
+
+def law_points(tmp_path, loss: float = 2.0) -> str:
+    """A small table of (df, loss) points for `ftscale law fit`; the last point's loss is `loss`."""
+    path = tmp_path / "points.csv"
+    path.write_text("df,loss\n100,3.0\n1000,2.5\n10000,2.2\n" + f"100000,{loss}\n")
+    return str(path)
+
+
+def sweep_spec(tmp_path, **fields) -> str:
+    """configs/sweeps/test.yaml with some fields replaced."""
+    spec = yaml.safe_load(Path("configs/sweeps/test.yaml").read_text()) | fields
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+# command -> (argv of a run that reaches real work, a function it calls, argv with one bad value, the error's start)
+COMMANDS = {
+    "fit": (
+        lambda tmp: ["fit", *QUICKSTART, "--ladder", str(TEST_LADDER), "--trainer.default_root_dir", str(tmp)],
+        "ftscale.cli.lightning.resolve_backbone",
+        lambda tmp: ["fit", *QUICKSTART, "--ladder", str(TEST_LADDER), "--data.train_size", "0"],
+        "error: data.train_size=0 must be at least 1",
+    ),
+    "sweep plan": (
+        lambda tmp: ["sweep", "plan", "configs/sweeps/test.yaml"],
+        "ftscale.sweeps.spec.load_spec",
+        lambda tmp: ["sweep", "plan", sweep_spec(tmp, seeds=[])],
+        "error: seeds:",
+    ),
+    "law fit": (
+        lambda tmp: ["law", "fit", law_points(tmp), "--law", "power", "--df", "df", "--loss", "loss"],
+        "ftscale.cli.law.read_points",
+        lambda tmp: ["law", "fit", law_points(tmp, loss=-1.0), "--law", "power", "--df", "df", "--loss", "loss"],
+        "error: ",
+    ),
+}
+
+
+def injected_bug(*args, **kwargs):
+    raise KeyError("injected")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_bug_shows_its_traceback_and_a_hint_with_exit_code_1(command, in_repo, tmp_path, monkeypatch, capsys):
+    argv, function, _, _ = COMMANDS[command]
+    monkeypatch.setattr(function, injected_bug)
+    assert main(argv(tmp_path)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback (most recent call last):" in err and "KeyError: 'injected'" in err, err[-5:]
+    assert err[-1].startswith("hint: ") and "bug" in err[-1]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_bad_value_is_one_error_line_with_exit_code_2(command, in_repo, tmp_path, capsys):
+    _, _, argv, start = COMMANDS[command]
+    assert main(argv(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(start), err[-5:]
+
+
+def test_ftscale_debug_shows_the_traceback_of_an_input_error(in_repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("FTSCALE_DEBUG", "1")
+    with pytest.raises(InputError, match="seeds"):
+        main(["sweep", "plan", sweep_spec(tmp_path, seeds=[])])
+
+
+def test_running_out_of_gpu_memory_hints_at_the_batch_size():
+    assert "data.batch_size" in hint(torch.OutOfMemoryError("CUDA out of memory"))
+    assert "bug" in hint(KeyError("x")) and "bug" not in hint(torch.OutOfMemoryError("CUDA out of memory"))
 
 
 @pytest.mark.slow

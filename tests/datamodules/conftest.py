@@ -27,6 +27,17 @@ def split_files(folder: str, suffix: str = ".jsonl") -> dict[str, str]:
     return {split: str(DATA / folder / f"{split}{suffix}") for split in SPLITS}
 
 
+def write_records(path: Path, rows: list[dict]) -> Path:
+    """`rows` as a Parquet file or an Arrow stream (as `datasets` writes its shards), by the suffix of `path`."""
+    table = pa.Table.from_pylist(rows)
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+    return path
+
+
 def write_hub_dataset(root: Path, config: str, splits: dict[str, list[dict]]) -> Path:
     """A local directory laid out like a hub dataset: `<config>/<split>-00000-of-00001.parquet` and a README
     whose `configs:` metadata names the config, so `load_dataset(root, config)` reads it as it would the hub."""

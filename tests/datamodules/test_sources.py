@@ -5,6 +5,7 @@ file, the line or row, the field and what is expected.
 """
 
 import json
+import os
 import re
 
 import pyarrow as pa
@@ -13,7 +14,8 @@ import pytest
 
 from ftscale.datamodules import Summarization, Translation
 from ftscale.datamodules.sources import read_file, read_hub, read_text_pair, text_pairs
-from tests.datamodules.conftest import DATA, read_jsonl, split_files
+from ftscale.errors import InputError, MissingFileError
+from tests.datamodules.conftest import DATA, read_jsonl, split_files, write_hub_dataset, write_records
 
 
 def wmt_line(en: str, de: str) -> str:
@@ -146,14 +148,14 @@ def translation_with_train(tmp_path, name: str, content: bytes | str, **kwargs) 
             "train.csv",
             GOOD,
             {},
-            r"train\.csv': expected a \.jsonl, \.parquet or \.tsv file, or the prefix of aligned text "
+            r"train\.csv': expected a \.jsonl, \.parquet, \.arrow or \.tsv file, or the prefix of aligned text "
             r"files .*train\.csv\.en and .*train\.csv\.de \(missing\)",
         ),
     ],
 )
 def test_bad_translation_file_fails_at_setup_naming_where(tmp_path, name, content, kwargs, message):
     data = translation_with_train(tmp_path, name, content, **kwargs)  # building it reads nothing
-    with pytest.raises((ValueError, FileNotFoundError), match=message) as error:
+    with pytest.raises(InputError, match=message) as error:
         data.setup("fit")
     assert str(tmp_path / name) in str(error.value) or "train_size" in str(error.value)
     assert "\n" not in str(error.value)
@@ -196,6 +198,47 @@ def test_bad_parquet_and_text_pair_rows_are_named(tmp_path):
         data.setup("fit")
 
 
+KIND = {".parquet": "Parquet", ".arrow": "Arrow"}
+
+
+@pytest.mark.parametrize("suffix", sorted(KIND))
+def test_records_of_an_arrow_or_parquet_file_keep_their_row(tmp_path, suffix):
+    rows = read_jsonl(DATA / "wmt_en_de" / "test.jsonl")
+    located = read_file(write_records(tmp_path / f"t{suffix}", rows))
+    assert whole(located.blocks()).to_pylist() == rows and located.origin(2) == f"{tmp_path / f't{suffix}'} row 3"
+
+
+@pytest.mark.parametrize("suffix", sorted(KIND))
+def test_a_corrupt_parquet_or_arrow_file_among_a_tasks_files_is_named(tmp_path, suffix):
+    rows = read_jsonl(DATA / "wmt_en_de" / "train.jsonl")
+    train = write_records(tmp_path / f"train{suffix}", rows)
+    corrupt = tmp_path / f"validation{suffix}"
+    corrupt.write_bytes(os.urandom(4096))
+    data = Translation(
+        "unused-tokenizer", data_files={**split_files("wmt_en_de"), "train": str(train), "validation": str(corrupt)}
+    )
+    assert len(data.examples("train")) == len(rows)  # the task's other files read
+    message = rf"^{re.escape(str(corrupt))}: not a readable {KIND[suffix]} file \("
+    with pytest.raises(InputError, match=message) as error:
+        data.examples("validation")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("suffix", sorted(KIND))
+def test_a_corrupt_shard_of_a_local_hub_dataset_is_named(tmp_path, hf_cache, suffix):
+    rows = read_jsonl(DATA / "wmt_en_de" / "validation.jsonl")
+    root = write_hub_dataset(tmp_path / "wmt", "de-en", {"validation": rows})
+    (root / "de-en" / "validation-00000-of-00001.parquet").unlink()
+    shards = [root / "de-en" / f"validation-0000{i}-of-00003{suffix}" for i in range(3)]
+    for shard in shards[::2]:
+        write_records(shard, rows)
+    shards[1].write_bytes(os.urandom(4096))
+    readme = (root / "README.md").read_text().replace("validation-*.parquet", f"validation-*{suffix}")
+    (root / "README.md").write_text(readme)
+    with pytest.raises(InputError, match=rf"^{re.escape(str(shards[1]))}: not a readable {KIND[suffix]} file \("):
+        read_hub(str(root), "de-en", "validation")
+
+
 def test_a_type_change_past_the_first_block_names_its_line(tmp_path):
     # `datasets` reads JSON lines in blocks of about 10 MB: a field that changes type in a later block fails
     # the builder, and the line-by-line scan names where.
@@ -228,7 +271,7 @@ def test_misaligned_text_pair_names_both_counts(tmp_path):
 
 def test_missing_file_is_named(tmp_path):
     data = Translation("unused-tokenizer", data_files={**split_files("wmt_en_de"), "test": str(tmp_path / "no.jsonl")})
-    with pytest.raises(FileNotFoundError, match=re.escape(f"data file '{tmp_path / 'no.jsonl'}' does not exist")):
+    with pytest.raises(MissingFileError, match=re.escape(f"data file '{tmp_path / 'no.jsonl'}' does not exist")):
         data.setup("test")
 
 

@@ -4,7 +4,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import numpy as np
@@ -67,10 +66,9 @@ def test_splits_are_disjoint_and_prefix_stable(world):
     assert not docs["train"] & docs["test"]
 
 
-def test_translation_is_fast_and_well_formed(world):
-    start = time.perf_counter()
+def test_a_large_translation_split_is_well_formed(world):
+    # How fast it is generated is a benchmark's concern (benchmarks/), not a test's: tests pass on any CPU.
     examples = world.translation("ti", "mo", "train", 50_000)
-    assert time.perf_counter() - start < 10
     assert len(examples) == 50_000
     assert all(isinstance(e, Example) and e.language == "mo" and e.source and e.target for e in examples[:100])
 

@@ -1,4 +1,4 @@
-"""The three methods: what trains, what the loss counts, what a checkpoint and an export hold."""
+"""The methods: what trains, what the loss counts, what a checkpoint and an export hold."""
 
 import lightning as L
 import pytest
@@ -8,14 +8,18 @@ from torch import nn
 from transformers import AutoModelForCausalLM
 
 from ftscale.datamodules.batching import IGNORE_INDEX
-from ftscale.lightning_modules import FullFinetune, LoRA, PromptTuning
+from ftscale.lightning_modules import IA3, DoRA, FullFinetune, LoRA, PrefixTuning, PromptTuning
 from tests.helpers import make_batch, train_on
 
 METHODS = {
     "fmt": (FullFinetune, {}),
     "prompt_tuning": (PromptTuning, {"num_virtual_tokens": 7}),
     "lora": (LoRA, {"rank": 4}),
+    "ia3": (IA3, {}),
+    "dora": (DoRA, {"rank": 2}),
+    "prefix_tuning": (PrefixTuning, {"num_virtual_tokens": 7}),
 }
+PET = sorted(set(METHODS) - {"fmt"})
 
 
 def build(method: str, backbone, **overrides):
@@ -50,8 +54,9 @@ def test_loss_counts_exactly_the_labelled_target_tokens(make_backbone):
     torch.testing.assert_close(nll / count, reference, rtol=1e-5, atol=1e-5)
 
 
-def test_prompt_tuning_loss_ignores_the_virtual_token_positions(make_backbone):
-    module = build("prompt_tuning", make_backbone("xs"))
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_loss_ignores_the_virtual_token_positions(method, make_backbone):
+    module = build(method, make_backbone("xs"))
     batch = make_batch()
     nll, count = module.token_nll(batch)
     assert count == (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
@@ -62,7 +67,7 @@ def train_steps(module, tmp_path, steps: int = 2) -> L.Trainer:
     return train_on(module, [make_batch(vocab=module.model.config.vocab_size)] * steps, tmp_path)
 
 
-@pytest.mark.parametrize("method", ["prompt_tuning", "lora"])
+@pytest.mark.parametrize("method", PET)
 def test_training_changes_only_the_trainable_tensors(method, make_backbone, tmp_path):
     # Two steps: LoRA's B starts at zero, so A receives no gradient on the first step.
     module = build(method, make_backbone("xs"))
@@ -73,7 +78,10 @@ def test_training_changes_only_the_trainable_tensors(method, make_backbone, tmp_
         assert changed == param.requires_grad, name
 
 
-@pytest.mark.parametrize(("method", "options"), [("prompt_tuning", {}), ("lora", {"rank": 2})])
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("prompt_tuning", {}), ("lora", {"rank": 2}), ("ia3", {}), ("dora", {"rank": 1}), ("prefix_tuning", {})],
+)
 def test_pet_checkpoints_hold_only_trained_weights_and_are_20x_smaller(method, options, make_backbone, tmp_path):
     # LoRA shrinks each projection by about hidden / (2 rank): at rank 4 the 96-wide `l` model gives ~16x,
     # a 4096-wide model ~500x. Rank 2 shows the 20x here.

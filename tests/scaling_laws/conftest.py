@@ -1,4 +1,4 @@
-"""Shared fixtures: the external published data (skipped when absent) and synthetic law data."""
+"""Shared fixtures: the published data copied into the project and synthetic law data."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ import pytest
 
 from ftscale.scaling_laws.forms import LawForm
 
-EXTERNAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "external"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def external() -> Path:
-    """The shared external-data folder next to the repository root."""
-    if not (EXTERNAL / "README.md").exists():
-        pytest.skip(f"published data not found at {EXTERNAL} (the shared/ folder next to the repo root)")
-    return EXTERNAL
+    """The published pretraining data sets (Chinchilla, Gemstones, datablations), one folder each."""
+    return ROOT / "tests" / "fixtures" / "published"
+
+
+@pytest.fixture(scope="session")
+def lin2024_data() -> Path:
+    """Lin et al. 2024's finetuning CSVs (shared with the benchmarks)."""
+    return ROOT / "benchmarks" / "data" / "lin2024"
 
 
 def synthetic(

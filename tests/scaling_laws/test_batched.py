@@ -7,9 +7,10 @@ import pytest
 
 from ftscale.scaling_laws import MULTIPLICATIVE, as_points, bootstrap_two_stage, fit_points
 from ftscale.scaling_laws.batched import Part, solve
+from ftscale.scaling_laws.draws import draw
 from ftscale.scaling_laws.fitter import minimise
 from ftscale.scaling_laws.joint import stage1_columns, stage1_view
-from ftscale.scaling_laws.joint_bootstrap import _job, resample_weights
+from ftscale.scaling_laws.joint_bootstrap import _job
 from ftscale.scaling_laws.objective import Objective, SumObjective
 
 from .conftest import synthetic
@@ -42,8 +43,9 @@ def test_two_stage_resamples_match_the_fitter():
     series = two_stage_series(12, factors=("model", "pretrain", "pet"))
     boot = bootstrap_two_stage(series, stage1=STAGE1, n=K, seed=1)
     assert boot.n_bootstrap_fallback == 0 and boot.n_bootstrap_failed == 0
-    weights, _ = resample_weights(series, None, n=K, seed=1)
-    job = _job(series, boot, None, MULTIPLICATIVE, ("beta", "E"), {})
+    held = {g: np.zeros(len(pts), bool) for g, pts in series.items()}
+    weights = draw(series, held, dict.fromkeys(series), n=K, seed=1).weights
+    job = _job(series, held, boot, MULTIPLICATIVE, ("beta", "E"), {})
     views = [stage1_view(MULTIPLICATIVE, job.shared, STAGE1, k) for k in range(len(STAGE1))]
     box = MULTIPLICATIVE.bounds()
     bounds = [box[c] for c in stage1_columns(MULTIPLICATIVE, job.shared, STAGE1)]

@@ -1,11 +1,12 @@
-"""Critical data size and examples needed: closed form, numeric root, no-crossing, inverses."""
+"""Critical data size and examples needed: closed form, numeric root, no-crossing, inverses; every crossing
+with its sides, interval and extrapolation mark."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ftscale.scaling_laws import FitResult, critical_data_size, examples_needed
+from ftscale.scaling_laws import FitResult, critical_data_size, crossings, examples_needed
 
 
 def _fit(law: str, **params) -> FitResult:
@@ -54,3 +55,39 @@ def test_examples_needed_inverts_predict():
         assert examples_needed(FMT, 8e9, float(FMT.predict(8e9, df))).examples == pytest.approx(df, rel=1e-9)
     assert examples_needed(FMT, 8e9, 0.7).examples is None  # below E: never
     assert examples_needed(FMT, 8e9, 100.0).examples == 1.0  # reached with one example
+
+
+# Two laws that cross twice (at every X: neither depends on it): B starts higher, falls faster below A, then
+# levels off at a higher floor.
+LOW_FLOOR = _fit("multiplicative", A=3.0, alpha=0.0, beta=0.15, E=0.5)
+HIGH_FLOOR = _fit("multiplicative", A=30.0, alpha=0.0, beta=0.4, E=0.7)
+
+
+def test_every_crossing_with_the_better_method_on_each_side():
+    found = crossings(LOW_FLOOR, HIGH_FLOOR, 1e9, names=("a", "b"))
+    assert len(found) == 2 and found[0].df < found[1].df
+    assert found[0].df == pytest.approx(critical_data_size(LOW_FLOOR, HIGH_FLOOR, 1e9), rel=1e-9)
+    assert [(c.below, c.above) for c in found] == [("a", "b"), ("b", "a")]
+    for c in found:
+        assert LOW_FLOOR.predict(1e9, c.df) == pytest.approx(HIGH_FLOOR.predict(1e9, c.df), rel=1e-9)
+    between = np.sqrt(found[0].df * found[1].df)
+    assert HIGH_FLOOR.predict(1e9, between) < LOW_FLOOR.predict(1e9, between)  # b better between the two
+    assert crossings(LOW_FLOOR, HIGH_FLOOR, 1e9, bounds=(1.0, found[0].df / 2)) == []
+
+
+def test_crossing_intervals_from_paired_resamples_and_the_extrapolation_mark():
+    rng = np.random.default_rng(0)
+
+    def resampled(fit: FitResult) -> FitResult:
+        rows = [[v * (1 + 0.02 * rng.standard_normal()) for v in fit.params.values()] for _ in range(200)]
+        ranges = {"x": [1e8, 1e10], "df": [100.0, 1e5], "loss": [0.5, 3.0]}
+        return FitResult(**{**fit.to_dict(), "bootstrap_params": rows, "level": 0.9, "ranges": ranges})
+
+    a, b = resampled(LOW_FLOOR), resampled(HIGH_FLOOR)
+    first, second = crossings(a, b, 1e9, names=("a", "b"))
+    for c in (first, second):
+        assert c.level == 0.9 and c.share > 0.9 and c.low < c.df < c.high
+    assert first.extrapolation == [] and first.low > 100  # inside the fitted Df range
+    assert len(second.extrapolation) == 2 and all("above" in why and "Df range" in why for why in second.extrapolation)
+    outside_x = crossings(a, b, 1e11, names=("a", "b"))[0].extrapolation
+    assert any("X = 1e+11 is above the a fit's X range" in why for why in outside_x)

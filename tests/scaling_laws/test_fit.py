@@ -29,12 +29,20 @@ def test_refining_few_starts_matches_refining_all(noisy):
     assert few.objective <= every.objective + 1e-12
 
 
+# Two fits of the same points can differ in the last bit of a sum (BLAS and summation order differ between
+# machines and thread counts), and L-BFGS-B may then take a slightly different path. Both paths stop by the
+# same rule (relative reduction below ftol 1e-15, projected gradient below gtol 1e-11, then polishing), so the
+# objective agrees to ~1e-12 relative, and the parameters, at a quadratic minimum, only to about its square
+# root: 1e-6.
+SAME_OBJECTIVE, SAME_PARAMS = 1e-10, 1e-6
+
+
 def test_deterministic(noisy):
-    # No randomness: the same starts are refined in the same order (floats compared up to rounding).
+    # No randomness: the same starts are refined in the same order.
     one, two = fit(MULTIPLICATIVE, *noisy), fit(MULTIPLICATIVE, *noisy)
     assert (one.n_starts, one.n_refined, one.converged) == (two.n_starts, two.n_refined, two.converged)
-    assert one.params == pytest.approx(two.params, rel=1e-12)
-    assert one.objective == pytest.approx(two.objective, rel=1e-12)
+    assert one.params == pytest.approx(two.params, rel=SAME_PARAMS)
+    assert one.objective == pytest.approx(two.objective, rel=SAME_OBJECTIVE)
 
 
 def test_objective_is_summed_huber_of_log_residuals(noisy):
@@ -85,12 +93,12 @@ def test_custom_grid_is_used(noisy):
     assert r.n_starts == 2 and r.converged
 
 
-def test_degenerate_fit_reports_the_bound(external):
+def test_degenerate_fit_reports_the_bound(lin2024_data):
     # Real curves where the additive law's X term wants A -> inf with alpha large and E -> 0:
     # the box stops it and the message must say so rather than pass it off as an interior optimum.
     # Which of A and E ends on the box differs between CPUs (a = 100 everywhere; e = -100 on some): so the
     # message must name exactly the parameters that sit on a bound, and A must be one of them.
-    r = fit_points(ADDITIVE, lin2024(external, "flan")["lamini-gpt"], held_out=["x=max", "df=max"])
+    r = fit_points(ADDITIVE, lin2024(lin2024_data, "flan")["lamini-gpt"], held_out=["x=max", "df=max"])
     theta = ADDITIVE.to_internal(r.params)
     for name, value, (lo, hi) in zip(ADDITIVE.internal, theta, ADDITIVE.bounds(), strict=True):
         on_bound = min(value - lo, hi - value) <= 1e-6

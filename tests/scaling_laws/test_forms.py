@@ -1,11 +1,32 @@
-"""Law forms: predictions match the written formulas, gradients match finite differences."""
+"""Law forms: predictions match the written formulas, gradients match finite differences, parameters carry
+their meanings, and forms register themselves (also from a package outside ftscale)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from ftscale.scaling_laws import ADDITIVE, ADDITIVE_TIED, FORMS, MULTIPLICATIVE, POWER, RECTIFIED, RECTIFIED_JOINT
+from ftscale.scaling_laws import (
+    ADDITIVE,
+    ADDITIVE_TIED,
+    DATA_EXPONENT,
+    FLOOR,
+    FORMS,
+    MULTIPLICATIVE,
+    POWER,
+    RECTIFIED,
+    RECTIFIED_JOINT,
+    SCALE,
+    SIZE_EXPONENT,
+    fit,
+    forms,
+    get_form,
+    register_form,
+)
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.forms import LawForm
 
@@ -34,8 +55,11 @@ FORMULAS = {
 }
 
 
-def test_every_registered_form_has_a_formula_check():
-    assert set(FORMULAS) == set(FORMS)
+BUILT_IN = ("multiplicative", "additive", "power", "rectified", "rectified-joint")
+
+
+def test_every_built_in_form_has_a_formula_check():
+    assert set(FORMULAS) == set(BUILT_IN) <= set(FORMS)
 
 
 @pytest.mark.parametrize("name", sorted(FORMULAS))
@@ -101,3 +125,91 @@ def test_unknown_names_are_errors():
         MULTIPLICATIVE.constrained(fixed={"B": 1.0})
     with pytest.raises(ScalingLawError, match="needs parameters"):
         RECTIFIED_JOINT.predict({"A": 1.0}, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_every_parameter_has_a_meaning_and_exponents_a_sign(name):
+    form = FORMS[name]
+    assert len(form.meanings) == len(form.params)
+    assert form.parameter(DATA_EXPONENT) == "beta" and form.parameter(FLOOR) == "E"
+    assert form.parameter(SIZE_EXPONENT) == ("alpha" if form.uses_x else None)
+    for param, meaning in zip(form.params, form.meanings, strict=True):
+        # Exponents are fitted as they are, with the sign of "loss falls as X and Df grow"; the rest as logs.
+        assert (meaning.sign == 1) == (not form.positive(param)) == (meaning in (SIZE_EXPONENT, DATA_EXPONENT))
+
+
+def test_constrained_and_mapped_forms_keep_the_meanings():
+    fixed = MULTIPLICATIVE.constrained(fixed={"beta": 0.2})
+    assert fixed.parameter(DATA_EXPONENT) == "beta" and fixed.meaning("A") == SCALE
+    assert ADDITIVE_TIED.internal == ("a", "alpha", "b", "e")
+
+
+SHIFTED = '''
+import numpy as np
+from ftscale.scaling_laws.forms import (AMPLITUDES, DATA_EXPONENT, EXPONENTS, FLOOR, OFFSETS, PRE_POWER, SCALE,
+                                        SIZE_EXPONENT, LawForm, register_form)
+
+
+@register_form
+class Shifted(LawForm):
+    """A X^-alpha (D_l + Df)^-beta + E, defined outside ftscale."""
+
+    name, formula = "shifted", "L = A X^-alpha (D_l + Df)^-beta + E"
+    params = ("A", "alpha", "D_l", "beta", "E")
+    meanings = (SCALE, SIZE_EXPONENT, PRE_POWER, DATA_EXPONENT, FLOOR)
+    grid_axes = (AMPLITUDES, EXPONENTS, AMPLITUDES, EXPONENTS, OFFSETS)
+
+    def _terms(self, t, lx, ldf):
+        a, alpha, d, beta, e = t
+        return [a - alpha * lx - beta * np.logaddexp(d, ldf), e]
+
+    def _grads(self, t, lx, ldf):
+        a, alpha, d, beta, e = t
+        s = np.logaddexp(d, ldf)
+        return [[1.0, -lx, -beta * np.exp(d - s), -s, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]]
+'''
+
+
+def test_a_form_from_another_package_loads_by_its_class_path_in_a_fresh_process(tmp_path, monkeypatch):
+    (tmp_path / "my_laws.py").write_text(SHIFTED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # A registry of its own for this test, so the form does not join other tests' `--law all`.
+    monkeypatch.setattr(forms, "FORMS", dict(forms.FORMS))
+    monkeypatch.setattr(forms, "_BY_PATH", dict(forms._BY_PATH))
+    form = get_form("my_laws.Shifted")  # imported, instantiated, registered
+    truth = {"A": 30.0, "alpha": 0.2, "D_l": 50.0, "beta": 0.3, "E": 0.5}
+    _check_gradient(form, form.to_internal(truth))
+    xx, dd = (v.ravel() for v in np.meshgrid(X, DF, indexing="ij"))
+    r = fit(form, xx, dd, form.predict(truth, xx, dd), refine=4)
+    assert r.law == "my_laws.Shifted" and get_form("shifted") is form and r.quality == "ok"
+    r.save(tmp_path / "fit.json")
+    # Another process that never imported my_laws: load_fit finds the form by the path the fit recorded.
+    code = (
+        "import sys; from ftscale.scaling_laws import load_fit; r = load_fit(sys.argv[1]); "
+        "print(r.form.name, repr(float(r.predict(1e9, 1e4))))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "fit.json")], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    name, value = out.stdout.split()
+    assert name == "shifted" and float(value) == pytest.approx(r.predict(1e9, 1e4), rel=1e-12)
+
+
+def test_registration_errors():
+    class Clash(LawForm):
+        name, params, meanings, grid_axes = "multiplicative", ("A",), (SCALE,), ((0.0,),)
+
+    with pytest.raises(ScalingLawError, match="already registered"):
+        register_form(Clash)
+
+    class Unexplained(LawForm):
+        name, params, meanings, grid_axes = "unexplained", ("A", "k"), (SCALE,), ((0.0,), (0.0,))
+
+    with pytest.raises(ScalingLawError, match="one meaning"):
+        register_form(Unexplained)
+    with pytest.raises(ScalingLawError, match="unknown law"):
+        get_form("cubic")
+    with pytest.raises(ScalingLawError, match="cannot import"):
+        get_form("no_such_package.Law")

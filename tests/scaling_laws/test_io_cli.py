@@ -66,18 +66,19 @@ def test_cli_fit_predict_needed_critical(tmp_path, capsys):
     other = FitResult(**{**saved, "params": {**r.params, "A": 5.0, "beta": 0.05}})
     other.save(tmp_path / "other.json")
     assert main(["critical", str(out), str(tmp_path / "other.json"), "--x", "1e9", "2e9"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = [ln for ln in capsys.readouterr().out.strip().splitlines() if not ln.startswith(" ")]
     assert len(lines) == 2 and all("critical Df" in ln for ln in lines)
 
 
-def test_cli_all_ranks_by_delta_h(tmp_path, capsys):
+def test_cli_all_chooses_by_cross_validation(tmp_path, capsys):
     _write(tmp_path / "p.jsonl", "jsonl", _rows(*DATA))
     out = tmp_path / "all.json"
     args = ["fit", str(tmp_path / "p.jsonl"), "--law", "all", "--x", "N", "--df", "D", "--loss", "L"]
     assert main([*args, "--held-out", "df=max", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())
-    dh = [f["delta_h"] for f in saved["fits"] if f["converged"]]
-    assert saved["ranked_by"] == "delta_h" and dh == sorted(dh) and saved["winner"] == saved["fits"][0]["law"]
+    scores = [c["score"] for c in saved["cv"] if c["score"] is not None and not c["degenerate"]]
+    assert saved["ranked_by"] == "cross-validation" and scores == sorted(scores)
+    assert saved["chosen"] == saved["cv"][0]["name"] and saved["winner"] == saved["fits"][0]["law"]
     assert load_fit(out).law == saved["winner"]
 
 
@@ -127,7 +128,9 @@ def test_cli_malformed_lines(tmp_path, capsys):
 
 
 def test_cli_usage_errors_are_one_line(tmp_path, capsys):
-    _bad(tmp_path, capsys, ["fit", "x.csv", "--law", "cubic", "--df", "D", "--loss", "L"], "invalid choice")
+    _write(tmp_path / "p.csv", "csv", _rows(*DATA))
+    argv = ["fit", str(tmp_path / "p.csv"), "--law", "cubic", "--x", "N", "--df", "D", "--loss", "L"]
+    _bad(tmp_path, capsys, argv, "unknown law 'cubic'", "multiplicative")
     _bad(tmp_path, capsys, ["predict", str(tmp_path / "nope.json"), "--df", "10"], "nope.json")
     _bad(tmp_path, capsys, ["predict", "f.json", "--df", "nan"], "finite number > 0")
     _bad(tmp_path, capsys, ["fit", str(tmp_path / "nope.csv"), "--x", "N", "--df", "D", "--loss", "L"], "nope.csv")

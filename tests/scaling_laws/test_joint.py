@@ -8,6 +8,7 @@ import pytest
 from ftscale.scaling_laws import MULTIPLICATIVE, ScalingLawError, TwoStageResult, as_points, fit_two_stage
 
 from .conftest import synthetic
+from .test_fit import SAME_PARAMS
 
 SHARED = {"beta": 0.15, "E": 0.75}
 OWN = {"model": {"A": 40.0, "alpha": 0.35}, "pretrain": {"A": 15.0, "alpha": 0.12}, "pet": {"A": 2.0, "alpha": 0.01}}
@@ -40,7 +41,9 @@ def test_pet_factor_does_not_steer_stage_one():
     series = _series(0.01)
     both = fit_two_stage(series, stage1=["model", "pretrain"])
     series["pet"] = as_points(series["pet"].x, series["pet"].df, series["pet"].loss * 1.3)
-    assert fit_two_stage(series, stage1=["model", "pretrain"]).shared == pytest.approx(both.shared, rel=1e-12)
+    # Stage 1 sees the same points, so it solves the same problem; two solves may differ in the last bits of a
+    # sum and L-BFGS-B's path with them: the optimum agrees to the stopping rule's precision (see test_fit.py).
+    assert fit_two_stage(series, stage1=["model", "pretrain"]).shared == pytest.approx(both.shared, rel=SAME_PARAMS)
     assert TwoStageResult.from_json(both.to_json()) == both
 
 

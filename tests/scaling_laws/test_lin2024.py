@@ -28,8 +28,8 @@ def test_model_family(name, family):
     assert model_family(name) == family
 
 
-def test_families_and_columns(external):
-    fams = lin2024(external, "wmt19")
+def test_families_and_columns(lin2024_data):
+    fams = lin2024(lin2024_data, "wmt19")
     assert set(fams) == {"cerebras-gpt", "gpt2", "lamini-gpt", "opt", "switch"}
     for pts in fams.values():
         assert pts.df.min() == 200 and pts.df.max() == 1_638_400  # column 0 excluded
@@ -37,11 +37,11 @@ def test_families_and_columns(external):
 
 
 @pytest.mark.parametrize("dataset", ["wmt19", "gigaword", "flan"])
-def test_rectified_joint_beats_multiplicative_on_held_out(external, dataset):
+def test_rectified_joint_beats_multiplicative_on_held_out(lin2024_data, dataset):
     # Claim in docs/scaling_laws.md: on every dataset the family-mean Delta_h of the joint rectified
     # law is at least 10% below the paper's multiplicative law (measured: 17-45% lower).
     dh = {form.name: [] for form in (MULTIPLICATIVE, RECTIFIED_JOINT)}
-    for pts in lin2024(external, dataset).values():
+    for pts in lin2024(lin2024_data, dataset).values():
         for form in (MULTIPLICATIVE, RECTIFIED_JOINT):
             dh[form.name].append(fit_points(form, pts, held_out=["x=max", "df=max"]).delta_h)
     assert np.mean(dh["rectified-joint"]) < 0.9 * np.mean(dh["multiplicative"]), dh

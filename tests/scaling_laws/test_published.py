@@ -1,4 +1,4 @@
-"""Reproduce published fits from the real data in shared/data/external (see its README)."""
+"""Reproduce published fits from the real data in tests/fixtures/published (each folder names its source)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from ftscale.scaling_laws import (
     bootstrap_two_stage,
     percentile_interval,
 )
+from ftscale.scaling_laws.draws import draw
 from ftscale.scaling_laws.heldout import held_out_mask
-from ftscale.scaling_laws.joint_bootstrap import resample_weights
 
 from .two_stage_data import XS, two_stage_series
 
@@ -70,15 +70,20 @@ def test_delta_h_per_resample_matches_each_resample_law(boot, series):
             assert values[i] == pytest.approx(expected, rel=1e-9)
 
 
+def _weights(series, held_out, n: int, seed: int) -> dict[str, np.ndarray]:
+    held = {g: held_out_mask(pts, held_out and held_out[g]) for g, pts in series.items()}
+    return draw(series, held, dict.fromkeys(series), n=n, seed=seed).weights
+
+
 def test_only_fitted_points_are_resampled(series):
-    weights, _ = resample_weights(series, HELD, n=200, seed=5)
+    weights = _weights(series, HELD, n=200, seed=5)
     for factor, w in weights.items():
         pts, held = series[factor], held_out_mask(series[factor], HELD[factor])
         assert w.shape == (200, len(pts))
         assert np.all(w[:, held] == 0) and np.all(w.sum(axis=1) == (~held).sum())
         for row in w:  # redrawn until every factor keeps two distinct X and Df values
             assert len(np.unique(pts.x[row > 0])) >= 2 and len(np.unique(pts.df[row > 0])) >= 2
-    again, _ = resample_weights(series, HELD, n=200, seed=5)
+    again = _weights(series, HELD, n=200, seed=5)
     assert all(np.array_equal(again[g], weights[g]) for g in weights)  # integer draws: exact by construction
 
 

@@ -28,3 +28,20 @@ def two_stage_series(seed: int, factors=("model", "pretrain"), noise: float = 0.
         clean = MULTIPLICATIVE.predict(law(factor), xx, dd)
         out[factor] = as_points(xx, dd, clean * (1 + noise * rng.standard_normal(clean.size)))
     return out
+
+
+def seeded_series(
+    seed: int, n_groups: int, *, seed_sd: float = 0.02, noise: float = 0.005, factors=("model", "pretrain")
+) -> dict[str, Points]:
+    """Every factor's grid measured once per group (a seed): each seed scales ALL its points, in every factor,
+    by the same 1 + N(0, seed_sd) (a correlated offset), on top of independent noise of relative size `noise`."""
+    rng = np.random.default_rng(seed)
+    offsets = seed_sd * rng.standard_normal(n_groups)
+    out = {}
+    for factor in factors:
+        xx, dd = (v.ravel() for v in np.meshgrid(XS[factor], DF, indexing="ij"))
+        clean = MULTIPLICATIVE.predict(law(factor), xx, dd)
+        loss = np.concatenate([clean * (1 + o + noise * rng.standard_normal(clean.size)) for o in offsets])
+        groups = np.repeat(np.arange(n_groups), clean.size)
+        out[factor] = as_points(np.tile(xx, n_groups), np.tile(dd, n_groups), loss, groups=groups)
+    return out

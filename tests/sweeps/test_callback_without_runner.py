@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from ftscale.sweeps.layout import open_store
+from ftscale.sweeps.store.url import parse
 from tests.wandb_offline import read_offline_run, run_job_type
 
 SPEC = "configs/sweeps/three_points.yaml"
@@ -28,6 +29,8 @@ def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(
     store = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     env = os.environ | {"HOME": str(tmp_path), "WANDB_MODE": "offline"}  # no credentials: offline W&B
     env.pop("WANDB_API_KEY", None)
+    if store is not None:  # `sweep init` prints the commands without it: the user's launcher provides it
+        env["PGPASSWORD"] = parse(store).password
     sweep = tmp_path / "sweep"
     init = ftscale("sweep", "init", SPEC, "--dir", str(sweep), *(["--store", store] if store else []), env=env)
     commands = [shlex.split(line)[1:] for line in init.stdout.splitlines()]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from huggingface_hub import scan_cache_dir
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
 
 from ftscale.backbones.params import parameter_counts
 from ftscale.sweeps.cost import sweep_cost
@@ -209,11 +211,13 @@ def test_cost_of_a_hub_sweep(tiny_hub, in_repo, tmp_path):
         counts = parameter_counts(p.factors["model"], p.factors["revision"])
         if p.method == "fmt":
             expected = 6 * counts.per_token * 5 * 4 * seq
-        elif p.method == "lora":
-            expected = (4 * counts.per_token + 6 * p.factors["pet_size"] * counts.lora_width) * 5 * 4 * seq
-        else:  # the soft prompt runs with every example
+        elif p.method == "lora":  # peft's own count of what LoRA trains on the loaded model
+            model = AutoModelForCausalLM.from_pretrained(p.factors["model"], revision=p.factors["revision"])
+            lora = get_peft_model(model, LoraConfig(r=p.factors["pet_size"], target_modules="all-linear"))
+            expected = (4 * counts.per_token + 6 * lora.get_nb_trainable_parameters()[0]) * 5 * 4 * seq
+        else:  # the soft prompt's positions run through the frozen model; the prompt itself is looked up
             n = p.factors["pet_size"]
-            expected = (4 * counts.per_token + 6 * n * counts.hidden_size) * 5 * 4 * (seq + n)
+            expected = 4 * counts.per_token * 5 * 4 * (seq + n)
         assert row.flops == pytest.approx(expected, rel=1e-12)
         assert row.gpu_hours == pytest.approx(expected / 0.5e12 / 3600, rel=1e-12)
     assert cost.unknown == 0

@@ -1,5 +1,6 @@
 """GPU placement: points run concurrently on disjoint GPU sets, each once; bad device lists are one clear error."""
 
+import functools
 import json
 import os
 import threading
@@ -10,20 +11,27 @@ from pathlib import Path
 import pytest
 
 from ftscale.cli.main import main
+from ftscale.sweeps.executors import Job
 from ftscale.sweeps.placement import OnGpus, gpu_sets
-from ftscale.sweeps.runner import Job, run_sweep
+from ftscale.sweeps.runner import run_sweep
 from ftscale.sweeps.spec import load_spec
 
 TEST_SPEC = "configs/sweeps/test.yaml"
 LOCK = threading.Lock()
 
 
-def recording_launch(job: Job, env: dict[str, str], extra: tuple[str, ...]) -> None:
-    """Stands in for the point's subprocess: records its devices and the time it ran, then its result."""
+def recording_launch(
+    job: Job, env: dict[str, str], extra: tuple[str, ...], started: dict[str, threading.Event]
+) -> None:
+    """Stands in for the point's subprocess: records its devices and the time it ran, then its result. It runs
+    until every GPU set has started a point (`started`, one event per set): the runners' points do overlap."""
     start = time.monotonic()
-    time.sleep(0.2)  # long enough that the runners' points overlap
-    record = {"point": job.point_id, "devices": env["CUDA_VISIBLE_DEVICES"], "extra": list(extra),
-              "start": start, "end": time.monotonic()}  # fmt: skip
+    devices = env["CUDA_VISIBLE_DEVICES"]
+    started[devices].set()
+    for event in started.values():
+        event.wait()
+    record = {"point": job.point_id, "devices": devices, "extra": list(extra), "start": start,
+              "end": time.monotonic()}  # fmt: skip
     with LOCK, open(job.target.sweep_dir / "launches.jsonl", "a") as out:
         out.write(json.dumps(record) + "\n")
     job.target.open().finish(job.point_id, job.owner, {"test/loss": 1.0})
@@ -32,8 +40,10 @@ def recording_launch(job: Job, env: dict[str, str], extra: tuple[str, ...]) -> N
 def test_concurrent_points_get_disjoint_gpu_sets_and_each_runs_once(in_repo, tmp_path):
     sets = gpu_sets([0, 1, 2, 3], 2, available=4)
     assert sets == [(0, 1), (2, 3)]
+    started = {",".join(map(str, devices)): threading.Event() for devices in sets}
+    launch = functools.partial(recording_launch, started=started)
     store = run_sweep(TEST_SPEC, tmp_path, pretrain=False, show_progress=False,
-                      placed=[OnGpus(devices, launch=recording_launch) for devices in sets])  # fmt: skip
+                      placed=[OnGpus(devices, launch=launch) for devices in sets])  # fmt: skip
     launches = [json.loads(line) for line in (tmp_path / "launches.jsonl").read_text().splitlines()]
     ids = [p.id for p in load_spec(TEST_SPEC).points()]
     assert sorted(r["point"] for r in launches) == sorted(ids)  # every point once

@@ -1,4 +1,4 @@
-"""The runner: resume after kill -9, two runners sharing a sweep, failures recorded, the hook fired once."""
+"""The runner: resume after kill -9, two runners sharing a sweep, failures recorded, the sweep fitted once."""
 
 import math
 import os
@@ -10,11 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from jsonargparse import ArgumentError
 
 from ftscale.cli.main import main
-from ftscale.sweeps.runner import Job, Target, drain, prepare_sweep, run_in_process, run_point, run_sweep
+from ftscale.sweeps.executors import InProcess, Job
+from ftscale.sweeps.layout import Target, point_run_id
+from ftscale.sweeps.runner import drain, fit_if_due, prepare_sweep, run_point, run_sweep
 from ftscale.sweeps.spec import load_spec
-from ftscale.sweeps.store import Store
+from ftscale.sweeps.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]  # not from conftest: the killed runner imports this module, kept light
 
@@ -42,12 +45,12 @@ def fake_execute(job: Job) -> None:
     started = sum(e[0] == "start" for e in events(sweep_dir))
     if os.environ.get(BLOCK_AT) == str(started):
         time.sleep(3600)
-    deadline = time.monotonic() + 30
-    while len({e[2] for e in events(sweep_dir)}) < int(os.environ.get(RUNNERS, "1")) and time.monotonic() < deadline:
+    # Each run waits until as many runners as the test asks for have started one (a count, not a time).
+    while len({e[2] for e in events(sweep_dir)}) < int(os.environ.get(RUNNERS, "1")):
         time.sleep(0.05)
     time.sleep(float(os.environ.get("FTSCALE_TEST_DELAY", "0.05")))
-    if job.target.open().finish(job.point_id, job.owner, {"test/loss": 1.0, "args": job.args}):
-        hook(sweep_dir)  # the callback fits the sweep its result completed
+    job.target.open().finish(job.point_id, job.owner, {"test/loss": 1.0, "args": job.args})
+    fit_if_due(job.target, hook, job.owner)  # as the callback does: fits the sweep its result completed
     log(job, "end")
 
 
@@ -62,9 +65,10 @@ def silent_execute(job: Job) -> None:
     """Returns without recording a result."""
 
 
-def hook(sweep_dir: Path) -> None:
+def hook(sweep_dir: Path, store: str | None = None, wandb: str | None = None, fit_id: str | None = None) -> None:
+    """Stands in for the sweep's fit (`complete_sweep`): counts its calls."""
     with open(Path(sweep_dir) / "hook.log", "a") as out:
-        out.write(f"{os.getpid()}\n")
+        out.write(f"{os.getpid()} {fit_id}\n")
 
 
 def hook_calls(sweep_dir: Path) -> int:
@@ -73,9 +77,7 @@ def hook_calls(sweep_dir: Path) -> int:
 
 
 def fake_run(sweep_dir: Path, execute=fake_execute, **kwargs) -> Store:
-    return run_sweep(
-        TEST_SPEC, sweep_dir, execute=execute, on_complete=hook, pretrain=False, show_progress=False, **kwargs
-    )
+    return run_sweep(TEST_SPEC, sweep_dir, execute=execute, fit=hook, pretrain=False, show_progress=False, **kwargs)
 
 
 def test_a_sweep_runs_every_point_once_and_a_rerun_runs_none(in_repo, tmp_path):
@@ -116,7 +118,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(in_repo, tmp_path):
 
 def test_one_point_runs_by_id_into_the_store_that_runners_share(in_repo, tmp_path):
     first, *rest = load_spec(TEST_SPEC).points()
-    run = {"execute": fake_execute, "on_complete": hook}
+    run = {"execute": fake_execute, "fit": hook}
     assert run_point(TEST_SPEC, first.id, tmp_path, **run) == "done"
     assert [e[:2] for e in events(tmp_path)] == [("start", first.id), ("end", first.id)]
     assert run_point(TEST_SPEC, first.id, tmp_path, **run) == "done" and len(events(tmp_path)) == 2  # not rerun
@@ -147,6 +149,21 @@ def test_an_unknown_point_id_is_one_error_line(in_repo, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: no point 'nope' in ")
 
 
+def test_a_point_that_fails_before_its_trainer_exists_records_its_exception_not_a_log_line(in_repo, tmp_path):
+    from ftscale.cli.lightning import main as fit
+    from ftscale.cli.sweep import _last_line
+    from tests.sweeps.test_store import FakePoint
+
+    store = open_store(tmp_path / "results.sqlite", sweep="bad")
+    backbone = str(tmp_path / "no-such-model")
+    args = ("fit", "--config", "configs/quickstart.yaml", "--model.backbone", backbone)
+    store.add_points([FakePoint("p0", args=args)])
+    drain(Target(tmp_path), execute=InProcess(fit))
+    error = store.get("p0")["error"]
+    assert error.startswith("Traceback") and f"--- last lines of {tmp_path}" in error  # the exception, then the log
+    assert "Error: " in _last_line(error) and backbone in _last_line(error)  # what `sweep status` shows: the cause
+
+
 def test_a_run_that_records_nothing_is_a_failure(in_repo, tmp_path):
     store = fake_run(tmp_path, execute=silent_execute)
     assert store.counts()["failed"] == len(store.rows())
@@ -157,14 +174,15 @@ def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, t
     spec = load_spec(TEST_SPEC)
     store = Target(tmp_path).open()
     store.add_points(spec.points())
+    # The runner leases its points for an hour: only seeing that it died can end its point's lease early.
     code = (
         "from pathlib import Path; from tests.sweeps.test_runner import fake_execute; "
-        f"from ftscale.sweeps.runner import Target, drain; drain(Target(Path({str(tmp_path)!r})), execute=fake_execute)"
+        "from ftscale.sweeps.layout import Target; from ftscale.sweeps.runner import drain; "
+        f"drain(Target(Path({str(tmp_path)!r})), execute=fake_execute, lease_s=3600)"
     )
     runner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ | {BLOCK_AT: "4"})
-    deadline = time.monotonic() + 60
     while sum(e[0] == "start" for e in events(tmp_path)) < 4:
-        assert runner.poll() is None and time.monotonic() < deadline
+        assert runner.poll() is None, "the runner ended before it started its fourth point"
         time.sleep(0.05)
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait()
@@ -172,10 +190,20 @@ def test_kill_9_mid_sweep_then_rerun_loses_nothing_and_reruns_nothing(in_repo, t
     killed = events(tmp_path)[-1][1]
     assert len(before) == 3 and store.get(killed)["status"] == "running"
 
-    # The default lease (minutes) has not expired: the rerun sees the runner is dead and takes the point over.
-    started = time.monotonic()
-    drain(Target(tmp_path), execute=fake_execute)
-    assert time.monotonic() - started < 60
+    # What a real run leaves: Lightning's logs of the attempt and its W&B run directory (another point's too).
+    wandb_run, done_run = (
+        tmp_path / "wandb" / f"offline-run-20250101_000000-{point_run_id(point, store.sweep_uid())}"
+        for point in (killed, next(iter(before)))
+    )
+    leftovers = [wandb_run, tmp_path / "points" / killed / "lightning_logs" / "version_0", done_run]
+    for leftover in leftovers:
+        leftover.mkdir(parents=True)
+
+    # Its lease has most of an hour to run: the rerun sees that its runner died on this machine and takes it over.
+    drain(Target(tmp_path), execute=fake_execute, lease_s=3600)
+    assert not leftovers[0].exists()  # set aside: the point's W&B run is one directory again
+    assert (tmp_path / "points" / killed / "superseded" / "attempt-1" / leftovers[0].name).is_dir()
+    assert (leftovers[1] / "SUPERSEDED").is_file() and leftovers[2].is_dir()  # marked; another run's left alone
     rows = store.rows()
     assert sorted(r["id"] for r in rows) == sorted(p.id for p in spec.points())
     assert all(r["status"] == "done" for r in rows)
@@ -199,14 +227,16 @@ def test_two_runner_processes_share_a_sweep_and_the_hook_fires_once(in_repo, tmp
 
 
 def test_an_in_process_run_logs_into_its_point_and_reports_why_it_exited(in_repo, tmp_path, capfd):
+    from ftscale.cli.lightning import main as fit
+
     log_path = tmp_path / "run.log"
     job = Job(
         "p0", ["fit", "--config", "configs/quickstart.yaml", "--no_such_option", "1"], "me", log_path, Target(tmp_path)
     )
-    with pytest.raises(RuntimeError, match=r"exited with 2: error: .*no_such_option"):
-        run_in_process(job)
+    with pytest.raises(ArgumentError, match="no_such_option"):  # the run's own exception, not its exit code
+        InProcess(fit)(job)
     out, err = capfd.readouterr()
-    assert "no_such_option" not in out + err and "error: unrecognized arguments" in log_path.read_text()
+    assert "no_such_option" not in out + err and "ArgumentError" in log_path.read_text()
 
 
 def test_status_summarises_a_sweep_directory(in_repo, tmp_path, capsys):
@@ -222,7 +252,9 @@ def test_status_summarises_a_sweep_directory(in_repo, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_test_sweep_runs_for_real_and_stores_metrics_for_every_point(in_repo, test_ladder, tmp_path):
-    store = run_sweep(TEST_SPEC, tmp_path, on_complete=hook, show_progress=False)
+    from ftscale.cli.sweep import in_process
+
+    store = run_sweep(TEST_SPEC, tmp_path, execute=in_process(), fit=hook, show_progress=False)
     rows = store.rows()
     assert len(rows) == len(load_spec(TEST_SPEC).points())
     for row in rows:

@@ -12,8 +12,8 @@ import yaml
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaForCausalLM
 
-from ftscale.backbones.ladder import ladder_config
 from ftscale.cli.main import main
+from ftscale.ladder.shapes import ladder_config
 from ftscale.sweeps.cost import sweep_cost
 from ftscale.sweeps.spec import load_spec
 from tests.hub_cache import use_hub_cache

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 
+from ftscale.errors import InputError
 from ftscale.sweeps.store import LeaseLost, Store, open_store
 from ftscale.sweeps.store.url import with_sweep
 
@@ -217,7 +218,7 @@ def test_claim_point_leases_only_that_point_and_only_when_free(url):
     assert (
         store.retry_failed("p001") == 1 and store.claim_point("p001", "c", lease_s=60)["attempts"] == 1
     )  # unless retried
-    with pytest.raises(KeyError, match="no point 'nope'"):
+    with pytest.raises(InputError, match="no point 'nope'"):
         store.claim_point("nope", "a", lease_s=60)
 
 

@@ -1,7 +1,6 @@
 """Opening a store: which store a URL names, its spec's identity, and one clear error for each bad input."""
 
 import sqlite3
-import time
 
 import pytest
 
@@ -71,11 +70,9 @@ def test_one_postgres_database_holds_several_sweeps_apart(postgres_url):
 
 @pytest.mark.parametrize("host", ["127.0.0.1:1", "no-such-host.invalid"])
 def test_an_unreachable_postgres_fails_fast_with_one_clear_error(host):
-    started = time.monotonic()
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError) as error:  # the connect timeout: tests/sweeps/test_store_urls.py
         open_store(f"postgresql://lab:hunter2@{host}/ftscale?sweep=demo")
     one_line_error(error, f"postgresql://lab:***@{host}/ftscale", "expected a PostgreSQL server", secret="hunter2")
-    assert time.monotonic() - started < 10
 
 
 def test_wrong_postgres_credentials_are_one_clear_error(postgres_url):

@@ -4,7 +4,7 @@ import lightning as L
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
-from ftscale.callbacks.token_budget import TokenBudgetCheckpoint
+from ftscale.ladder.token_budget import TokenBudgetCheckpoint
 from ftscale.lightning_modules import FullFinetune
 from tests.helpers import make_batch
 

@@ -1,13 +1,18 @@
-"""The built-in ladder of tiny Llama-style backbones that ftscale pretrains on its embedded world."""
+"""The built-in ladder of tiny Llama-style backbones that ftscale pretrains on its embedded world.
+
+Non-embedding parameters: xxs 13,944, xs 25,248, s 55,536, m 150,976, ml 310,480, l 443,232, xl 1.19M.
+"""
 
 from dataclasses import dataclass
 
 from transformers import LlamaConfig
 
+from ftscale.errors import InputError
+
 
 @dataclass(frozen=True)
 class LadderSize:
-    """Shape of one ladder model; non-embedding parameters go from 25K (xs) to 1.19M (xl), 47x."""
+    """Shape of one ladder model; non-embedding parameters go from 14K (xxs) to 1.19M (xl), 85x."""
 
     hidden: int
     layers: int
@@ -16,9 +21,11 @@ class LadderSize:
 
 
 LADDER: dict[str, LadderSize] = {
+    "xxs": LadderSize(hidden=24, layers=2, heads=2, intermediate=64),
     "xs": LadderSize(hidden=32, layers=2, heads=2, intermediate=88),
     "s": LadderSize(hidden=48, layers=2, heads=3, intermediate=128),
     "m": LadderSize(hidden=64, layers=3, heads=4, intermediate=176),
+    "ml": LadderSize(hidden=80, layers=4, heads=4, intermediate=216),  # 2.06x m: the study's held-out size
     "l": LadderSize(hidden=96, layers=4, heads=4, intermediate=256),
     "xl": LadderSize(hidden=128, layers=6, heads=4, intermediate=344),
 }
@@ -27,7 +34,7 @@ LADDER: dict[str, LadderSize] = {
 def ladder_config(size: str, vocab_size: int, max_positions: int, bos_id: int, eos_id: int, pad_id: int) -> LlamaConfig:
     """The Hugging Face config of ladder model `size`."""
     if size not in LADDER:
-        raise ValueError(f"ladder size {size!r} is unknown; expected one of {sorted(LADDER)}")
+        raise InputError(f"ladder size {size!r} is unknown; expected one of {sorted(LADDER)}")
     shape = LADDER[size]
     return LlamaConfig(
         vocab_size=vocab_size,

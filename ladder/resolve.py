@@ -4,7 +4,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ftscale.backbones.loading import locate
-from ftscale.backbones.pretrain import load_pretrain_config, pretrain_ladder
+from ftscale.errors import InputError
+from ftscale.ladder.pretrain import load_pretrain_config, pretrain_ladder
 
 LADDER_PREFIX = "ladder:"
 
@@ -16,9 +17,9 @@ def resolve_backbone(spec: str, ladder_config: str | Path) -> str:
     size, _, tokens = spec.removeprefix(LADDER_PREFIX).partition("@")
     config = load_pretrain_config(ladder_config)
     if size not in config.sizes:
-        raise ValueError(f"model.backbone={spec!r}: size {size!r} is not in {ladder_config} (sizes: {config.sizes})")
+        raise InputError(f"model.backbone={spec!r}: size {size!r} is not in {ladder_config} (sizes: {config.sizes})")
     if tokens and not tokens.isdigit():
-        raise ValueError(f"model.backbone={spec!r}: expected ladder:<size>@<tokens> with an integer token count")
+        raise InputError(f"model.backbone={spec!r}: expected ladder:<size>@<tokens> with an integer token count")
     path = config.checkpoint_dir(size, int(tokens) if tokens else None)
     pretrain_ladder(replace(config, sizes=[size]))  # only the size asked for
     return str(path)
