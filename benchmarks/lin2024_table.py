@@ -74,6 +74,7 @@ def main() -> None:
     for ds, (fams, chosen) in evaluated.items():
         for fam, form in chosen.items():
             print(f"| {ds} | {fam} | {form} | {fams[fam][form][1]:.4f} | {fams[fam]['multiplicative'][1]:.4f} |")
+    print()
     for ds, (fams, chosen) in evaluated.items():
         picked = np.mean([fams[fam][form][1] for fam, form in chosen.items()])
         mult = np.mean([fams[fam]["multiplicative"][1] for fam in fams])

@@ -266,7 +266,7 @@ def export_wandb(spec_path: str, out: Path | None, sweep_dir: Path | None, conso
         print(text, end="")  # as written, for `> sweep.yaml`
     else:
         points = len(spec.points())
-        then = f"wandb sweep {out}, then wandb agent ENTITY/PROJECT/SWEEP_ID from the repository root on every machine"
+        then = f"wandb sweep {out}, then wandb agent ENTITY/PROJECT/SWEEP_ID from this directory on every machine"
         console.print(f"{out}: W&B grid sweep over {points} points; next: {then}", markup=False)
     return 0
 

@@ -27,7 +27,7 @@ from ftscale.datamodules.tokenizing import (
     tokenizer_fingerprint,
 )
 from ftscale.datamodules.world import Example
-from ftscale.errors import InputError
+from ftscale.errors import InputError, MissingFileError
 
 SPLITS = ("train", "validation", "test")
 STAGE_SPLITS = {"fit": ("train", "validation"), "validate": ("validation",), "test": ("test",), "predict": ("test",)}
@@ -122,7 +122,14 @@ class FinetuneDataModule(L.LightningDataModule):
 
     @cached_property
     def hf_tokenizer(self) -> PreTrainedTokenizerBase:
-        tokenizer = AutoTokenizer.from_pretrained(self.tokenizer, revision=self.tokenizer_revision)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.tokenizer, revision=self.tokenizer_revision)
+        except OSError as err:  # a hub id that is unknown, or a hub that cannot be reached (the backbone's too)
+            at = f" at revision {self.tokenizer_revision!r}" if self.tokenizer_revision else ""
+            raise MissingFileError(
+                f"tokenizer {self.tokenizer!r}{at} (model.backbone): not in a local model directory and not loadable "
+                f"from the Hugging Face hub ({str(err).splitlines()[0]})"
+            ) from err
         if tokenizer.eos_token_id is None:
             raise InputError(f"tokenizer {self.tokenizer!r} has no eos token; targets must end with one")
         return tokenizer
