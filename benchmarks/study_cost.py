@@ -10,7 +10,8 @@ affects far less than wall time), and the wall time it implies on N idle cores.
    W&B offline): every method on every model size at the smallest and the largest finetuning size (first subset
    seed), each PET method at its largest PET size, and one untrained-backbone point. For each method and size the
    two give `CPU = fixed + per step x steps`; every point of the spec is then costed at its step cap (an upper
-   bound: early stopping only ends points sooner).
+   bound: early stopping only ends points sooner). `--sizes` times only some model sizes; the others are costed
+   as the next larger size timed (an upper bound again).
 3. The estimate: pretraining side by side on `--workers` processes (the largest size alone is the critical path),
    then the points' CPU seconds over `--workers` runners. The end-of-sweep fit is not measured here.
 
@@ -57,9 +58,9 @@ def measure_pretraining(spec) -> dict[str, dict]:
     return out
 
 
-def sample(spec) -> list:
-    """The points that are timed: each method x model size at the smallest and largest Df, each PET method at its
-    largest PET size (largest Df), and one base point; all on the first subset seed."""
+def sample(spec, sizes: list[str]) -> list:
+    """The points that are timed: each method x model size (of `sizes`) at the smallest and largest Df, each PET
+    method at its largest PET size (largest Df), and one base point; all on the first subset seed."""
     points = spec.points()
     low, high, seed = min(spec.train_sizes), max(spec.train_sizes), spec.seeds[0]
     chosen = {}
@@ -67,7 +68,9 @@ def sample(spec) -> list:
         f = p.factors
         if p.method == "base":
             chosen.setdefault("base", p)
-        elif f["seed"] == seed and f["train_size"] in (low, high) and "model_size" in p.axes:
+        elif (
+            f["seed"] == seed and f["train_size"] in (low, high) and "model_size" in p.axes and f["model_size"] in sizes
+        ):
             chosen[(p.method, f["model_size"], f["train_size"])] = p
         elif f["seed"] == seed and f["train_size"] == high and p.axes == ("pet_size",):
             method = next(m for m in spec.methods if m.name == p.method)
@@ -107,14 +110,20 @@ def estimate(spec, timed: dict, workers: int) -> dict:
         return a["cpu_s"] - per_step * a["steps"], per_step
 
     models = {(m, size): line(timed[(m, size, low)], timed[(m, size, high)])
-              for (m, size, df) in timed if df == low}  # fmt: skip
+              for key in timed if key != "base" for (m, size, df) in [key] if df == low}  # fmt: skip
+    params = {b.model_size: b.counts.non_embedding for b in spec.size_axis}
+    timed_sizes = sorted({size for _, size in models}, key=params.get)
+
+    def timed_size(size: str) -> str:  # itself, else the next larger size timed, else the largest
+        return next((t for t in timed_sizes if params[t] >= params[size]), timed_sizes[-1])
+
     total, by_method = 0.0, defaultdict(float)
     for p in spec.points():
         f = p.factors
         if p.method == "base":
             cost = timed["base"]["cpu_s"]
         else:
-            fixed, per_step = models[(p.method, f["model_size"])]
+            fixed, per_step = models[(p.method, timed_size(f["model_size"]))]
             pet_max = timed.get((p.method, "pet-max", high))
             if p.axes == ("pet_size",) and pet_max is not None:
                 # Off the default PET size: costed per step as the largest PET size (an upper bound).
@@ -131,6 +140,7 @@ def main() -> None:
     parser.add_argument("--spec", default="configs/sweeps/study.yaml")
     parser.add_argument("--workers", type=int, default=2, help="runner processes of the estimate (default 2)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument("--sizes", nargs="+", help="time only these model sizes (default: every size of the axis)")
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
     import torch
@@ -143,7 +153,9 @@ def main() -> None:
     spec = load_spec(args.spec)
     report: dict = {"spec": args.spec, "load_before": loadavg(), "pretraining": measure_pretraining(spec)}
     timed = {}
-    for point in sample(spec):
+    points = sample(spec, args.sizes or list(spec.model_sizes))
+    run_point(args.spec, points[0])  # untimed: the first point of a process also tokenizes the world's splits
+    for point in points:
         f = point.factors
         where = "pet-max" if point.axes == ("pet_size",) else f["model_size"]
         key = "base" if point.method == "base" else (point.method, where, f["train_size"])

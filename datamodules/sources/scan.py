@@ -72,12 +72,14 @@ def _read_binary(path: Path) -> None:
             pass
         return
     with pa.OSFile(str(path)) as source:
-        try:  # `datasets` writes streams; an Arrow file is read as such, as its builder does
-            for _ in pa.ipc.open_stream(source):
+        try:  # `datasets` writes streams; what does not open as one is read as an Arrow file, as its builder does
+            stream = pa.ipc.open_stream(source)
+        except pa.ArrowInvalid:
+            stream = None
+        if stream is not None:
+            for _ in stream:
                 pass
             return
-        except pa.ArrowInvalid:
-            pass
     reader = pa.ipc.open_file(str(path))
     for index in range(reader.num_record_batches):
         reader.get_batch(index)

@@ -8,9 +8,12 @@ import pytest
 import torch
 import yaml
 
-from ftscale.cli.lightning import FtscaleCLI
+from ftscale.cli.demo import PROFILES, with_world_seed, world_seed_of
+from ftscale.cli.lightning import FtscaleCLI, config_args
 from ftscale.cli.main import hint, main
+from ftscale.configs import INSTALLED, config_path
 from ftscale.errors import InputError
+from ftscale.sweeps.spec import load_spec
 from tests.conftest import TEST_LADDER
 
 QUICKSTART = ["--config", "configs/quickstart.yaml"]
@@ -66,6 +69,26 @@ def test_bad_input_ends_in_one_error_line(args, message, in_repo, capsys, make_b
     assert "Traceback" not in err
 
 
+def test_config_files_named_on_the_command_line_are_found_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: ftscale's own copies are read
+    (tmp_path / "mine.yaml").write_text("trainer: {max_steps: 1}\n")
+    argv = ["fit", "--config", "configs/quickstart.yaml", "--model=configs/methods/lora.yaml", "--trainer",
+            "mine.yaml", "--ladder", "configs/pretrain/test.yaml", "--data.target_lang", "configs/x",
+            "--model.class_path", "a.B"]  # fmt: skip
+    assert config_args(argv) == [
+        "fit", "--config", str(INSTALLED / "quickstart.yaml"), f"--model={INSTALLED / 'methods' / 'lora.yaml'}",
+        "--trainer", "mine.yaml", "--ladder", str(INSTALLED / "pretrain" / "test.yaml"),
+        "--data.target_lang", "configs/x", "--model.class_path", "a.B",
+    ]  # fmt: skip
+
+
+def test_the_demo_reads_its_spec_and_the_files_it_names_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = with_world_seed(config_path(PROFILES["quick"][0]), 3, tmp_path / "w3")  # --world-seed 3
+    assert world_seed_of(spec) == 3
+    assert load_spec(spec).name == "demo-quick-w3"  # its base config, ladder and methods found
+
+
 def law_points(tmp_path, loss: float = 2.0) -> str:
     """A small table of (df, loss) points for `ftscale law fit`; the last point's loss is `loss`."""
     path = tmp_path / "points.csv"
@@ -81,24 +104,26 @@ def sweep_spec(tmp_path, **fields) -> str:
     return str(path)
 
 
-# command -> (argv of a run that reaches real work, a function it calls, argv with one bad value, the error's start)
+# command -> (argv of a run that reaches real work, a function it calls, argv with one bad value, the error's start);
+# each argv is built from the test's directory and a backbone (a local directory: nothing is pretrained).
+FIT_IN = ["fit", *QUICKSTART, "--trainer.default_root_dir"]
 COMMANDS = {
     "fit": (
-        lambda tmp: ["fit", *QUICKSTART, "--ladder", str(TEST_LADDER), "--trainer.default_root_dir", str(tmp)],
+        lambda tmp, backbone: [*FIT_IN, str(tmp), "--ladder", str(TEST_LADDER)],
         "ftscale.cli.lightning.resolve_backbone",
-        lambda tmp: ["fit", *QUICKSTART, "--ladder", str(TEST_LADDER), "--data.train_size", "0"],
+        lambda tmp, backbone: [*FIT_IN, str(tmp), "--model.backbone", backbone, "--data.train_size", "0"],
         "error: data.train_size=0 must be at least 1",
     ),
     "sweep plan": (
-        lambda tmp: ["sweep", "plan", "configs/sweeps/test.yaml"],
+        lambda tmp, backbone: ["sweep", "plan", "configs/sweeps/test.yaml"],
         "ftscale.sweeps.spec.load_spec",
-        lambda tmp: ["sweep", "plan", sweep_spec(tmp, seeds=[])],
+        lambda tmp, backbone: ["sweep", "plan", sweep_spec(tmp, seeds=[])],
         "error: seeds:",
     ),
     "law fit": (
-        lambda tmp: ["law", "fit", law_points(tmp), "--law", "power", "--df", "df", "--loss", "loss"],
+        lambda tmp, backbone: ["law", "fit", law_points(tmp), "--law", "power", "--df", "df", "--loss", "loss"],
         "ftscale.cli.law.read_points",
-        lambda tmp: ["law", "fit", law_points(tmp, loss=-1.0), "--law", "power", "--df", "df", "--loss", "loss"],
+        lambda tmp, backbone: ["law", "fit", law_points(tmp, -1.0), "--law", "power", "--df", "df", "--loss", "loss"],
         "error: ",
     ),
 }
@@ -112,16 +137,18 @@ def injected_bug(*args, **kwargs):
 def test_a_bug_shows_its_traceback_and_a_hint_with_exit_code_1(command, in_repo, tmp_path, monkeypatch, capsys):
     argv, function, _, _ = COMMANDS[command]
     monkeypatch.setattr(function, injected_bug)
-    assert main(argv(tmp_path)) == 1
+    assert main(argv(tmp_path, "unused")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert "Traceback (most recent call last):" in err and "KeyError: 'injected'" in err, err[-5:]
     assert err[-1].startswith("hint: ") and "bug" in err[-1]
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_a_bad_value_is_one_error_line_with_exit_code_2(command, in_repo, tmp_path, capsys):
+def test_a_bad_value_is_one_error_line_with_exit_code_2(command, in_repo, make_backbone, tmp_path, capsys):
     _, _, argv, start = COMMANDS[command]
-    assert main(argv(tmp_path)) == 2
+    args = argv(tmp_path, str(make_backbone("xs")))
+    capsys.readouterr()  # only what the command prints
+    assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(start), err[-5:]
 

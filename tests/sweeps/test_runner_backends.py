@@ -100,11 +100,11 @@ def test_the_last_four_points_finishing_together_complete_the_sweep_once(in_repo
 
 # A W&B agent's process: `ftscale sweep point` for each id given, training faked by the runner tests' executor.
 AGENT = """
-import functools, sys
+import sys
 import ftscale.cli.sweep as sweep
 from ftscale.cli.main import main
 from tests.sweeps.test_runner import fake_execute
-sweep.run_point = functools.partial(sweep.run_point, execute=fake_execute)
+sweep.in_process = lambda: fake_execute
 spec, store, directory, *ids = sys.argv[1:]
 sys.exit(max([main(["sweep", "point", spec, "--point", i, "--store", store, "--dir", directory]) for i in ids]))
 """
