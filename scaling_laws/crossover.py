@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.result import FitResult
 
@@ -128,6 +129,7 @@ def crossings(
     the nearest crossing in the same direction in each pair (found on the probe grid, linearly interpolated
     in log Df), and `share` is the share of pairs that have one. A crossing outside the X or Df range either
     fit was fitted on is marked as an extrapolation."""
+    require_x({names[0]: fit1, names[1]: fit2}, x)
     level = level or fit1.level or fit2.level or 0.95
     paired = _paired_crossings(fit1, fit2, x, bounds)
     out = []
@@ -144,6 +146,14 @@ def crossings(
         c.extrapolation = outside_ranges({names[0]: fit1, names[1]: fit2}, x, df)
         out.append(c)
     return out
+
+
+def require_x(fits: Mapping[str, FitResult], x: float | None) -> None:
+    """ScalingLawError when X is missing for a law that depends on it."""
+    joint = [f"the {name + ' ' if name else ''}fit's {fit.law} law" for name, fit in fits.items() if fit.form.uses_x]
+    if x is None and joint:
+        verb = "are" if len(joint) > 1 else "is"
+        raise ScalingLawError(f"{' and '.join(joint)} {verb} joint in X and Df: give a value of X (--x)")
 
 
 def outside_ranges(fits: Mapping[str, FitResult], x: float | None, df: float) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftscale.scaling_laws.crossover import DF_BOUNDS, Crossing, crossings, log_losses, outside_ranges
+from ftscale.scaling_laws.crossover import DF_BOUNDS, Crossing, crossings, log_losses, outside_ranges, require_x
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.result import FitResult
@@ -36,6 +36,8 @@ def predict_table(
 ) -> list[Predicted]:
     """L_hat on the grid xs x dfs (X-major), with percentile intervals over the fit's bootstrap resamples at
     `level` (default the fit's) when it has them."""
+    for x in xs:
+        require_x({"": fit}, x)
     level = level or fit.level or 0.95
     u = np.log(np.asarray(dfs, float))
     rows = []
@@ -121,6 +123,7 @@ def decide(fits: Mapping[str, FitResult], x: float | None, df: float, *, level: 
     method is best, and the next crossing above Df between the best and any other method."""
     if len(fits) < 2:
         raise ScalingLawError(f"decide needs the fits of at least two methods, got {len(fits)}")
+    require_x(fits, x)
     names = list(fits)
     level = level or next((f.level for f in fits.values() if f.level), None) or 0.95
     u = np.array([np.log(df)])

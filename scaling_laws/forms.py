@@ -185,9 +185,10 @@ FORMS: dict[str, LawForm] = {}  # name -> form; filled by register_form
 _BY_PATH: dict[str, LawForm] = {}  # dotted class path -> form, for forms defined outside ftscale
 
 
-def register_form(form):
+def register_form(form: type[LawForm] | LawForm) -> type[LawForm] | LawForm:
     """Register a law form: an instance, or a class (instantiated without arguments), so it can be used as a
-    class decorator. A form is then found by `get_form(form.name)` and, outside ftscale, by its class path."""
+    class decorator; returns its argument. A form is then found by `get_form(form.name)` and, outside ftscale,
+    by its class path (define it in an importable module, not `__main__`, so other processes find it)."""
     instance = form() if isinstance(form, type) else form
     if not isinstance(instance, LawForm) or not instance.name:
         raise ScalingLawError(f"register_form takes a LawForm subclass or instance with a name, got {form!r}")

@@ -32,7 +32,7 @@ def test_predict_table_covers_the_grid_with_intervals_and_marks():
         assert r.loss == pytest.approx(fit.predict(r.x, r.df), rel=1e-12)  # the same formula, another route
         assert r.low < r.loss < r.high and r.level == 0.9
     assert [bool(r.extrapolation) for r in rows] == [False, True, True, True]
-    assert predict_table(_fit(FMT), [None], [1e3])[0].low is None  # no resamples, no interval
+    assert predict_table(_fit(FMT), [1e9], [1e3])[0].low is None  # no resamples, no interval
 
 
 def test_decide_names_the_best_method_its_margin_how_sure_and_the_next_crossing():
@@ -61,3 +61,10 @@ def test_a_decision_resting_on_a_degenerate_fit_says_so():
     assert "how sure: unknown" in d.summary()  # no resamples
     with pytest.raises(ScalingLawError, match="at least two"):
         decide({"fmt": bad}, 1e9, 1e3)
+
+
+def test_a_joint_law_needs_x():
+    with pytest.raises(ScalingLawError, match="joint in X and Df: give a value of X"):
+        predict_table(_fit(FMT), [None], [1e3])
+    with pytest.raises(ScalingLawError, match="the fmt fit's multiplicative law and the lora"):
+        decide({"fmt": _fit(FMT), "lora": _fit(LORA)}, None, 1e3)
