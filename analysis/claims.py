@@ -1,20 +1,23 @@
 """The paper's five findings, each judged on the bootstrap interval of its own quantity.
 
 A subject's verdict is `holds` when the whole interval is on the claim's side of its threshold, `does not
-hold` when it is wholly on the other side, and `inconclusive` when it straddles; the claim holds overall
-when it holds for every subject, does not hold when it fails for every subject, and is inconclusive else.
+hold` when it is wholly on the other side, and `inconclusive` when it straddles; it is `not testable` when a
+law it rests on is degenerate or its form lacks the parameter the claim reads (claims ask a form for a
+meaning: its size or data exponent, not a name). The claim holds overall when it holds for every subject, does
+not hold when it fails for every subject, is not testable when no subject is, and is inconclusive else.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
-from ftscale.analysis.results import Claim, LawFit, PointResult, Verdict
-from ftscale.scaling_laws import percentile_interval
+from ftscale.analysis.results import Claim, LawFit, PointResult, Verdict, full_model_methods
+from ftscale.scaling_laws import DATA_EXPONENT, SIZE_EXPONENT, Meaning, percentile_interval
 
 HELD_OUT_ERROR = 0.05  # claim 1: "small" held-out error, as a mean absolute loss difference
 PET_SIZE_RATIO = 0.25  # claim 3: |alpha_t| below a quarter of alpha_m is "tiny"
@@ -29,95 +32,107 @@ Samples = dict[str, np.ndarray]  # subject -> per-resample values of the claim's
 
 
 def judge_claims(laws: list[LawFit], delta_h: Samples, points: list[PointResult], level: float) -> list[Claim]:
-    """All five claims; `delta_h` is each law's held-out error per resample (keyed `method/axis`)."""
+    """All five claims; `delta_h` is each law's held-out error per resample (keyed `method/axis`). Claims 2-4 read
+    each law's parameter by its meaning; a subject whose law is degenerate, or whose form lacks the meaning, is not
+    testable, with the reason."""
     by_key = {(law.method, law.axis): law for law in laws}
     return [
         _held_out_error(by_key, delta_h, level),
         _model_over_pretraining(by_key, level),
         _pet_size_tiny(by_key, level),
-        _fmt_data_hungry(by_key, level),
+        _fmt_data_hungry(by_key, full_model_methods(points), level),
         _zero_shot(points, level),
     ]
 
 
 def _held_out_error(laws: dict, delta_h: Samples, level: float) -> Claim:
-    text = f"The multiplicative joint law fits and extrapolates: held-out error Delta_h below {HELD_OUT_ERROR}"
+    form = next(iter(laws.values())).fit.form.name if laws else "joint"
+    text = f"The {form} law fits and extrapolates: held-out error Delta_h below {HELD_OUT_ERROR}"
     values = {f"{m}/{a}": law.fit.delta_h for (m, a), law in laws.items() if law.fit.delta_h is not None}
     samples = {key: delta_h[key] for key in values if key in delta_h}
-    return _judge(1, text, "Delta_h", HELD_OUT_ERROR, "below", values, samples, level, "no held-out points")
+    untestable = {
+        f"{m}/{a}": why for (m, a), law in laws.items() if f"{m}/{a}" in values and (why := law.degenerate_reason())
+    }
+    return _judge(1, text, "Delta_h", HELD_OUT_ERROR, "below", values, samples, level, "no held-out points", untestable)
 
 
 def _model_over_pretraining(laws: dict, level: float) -> Claim:
     text = "alpha_m > alpha_p: a bigger base model helps more than more pretraining data"
     methods = sorted(m for m, a in laws if a == "model_size" and (m, "pretrain_tokens") in laws)
-    return _from_laws(
-        2,
-        text,
-        "alpha_m - alpha_p",
-        0.0,
-        "above",
-        laws,
-        methods,
-        lambda m: (laws[(m, "model_size")], "alpha", laws[(m, "pretrain_tokens")], "alpha", np.subtract),
-        level,
-        "needs both the model-size and the pretraining-tokens axis",
-    )
+    operands = {m: (laws[(m, "model_size")], laws[(m, "pretrain_tokens")], SIZE_EXPONENT) for m in methods}
+    missing = "needs both the model-size and the pretraining-tokens axis"
+    return _from_laws(2, text, "alpha_m - alpha_p", 0.0, "above", operands, np.subtract, level, missing)
 
 
 def _pet_size_tiny(laws: dict, level: float) -> Claim:
     text = f"|alpha_t| is tiny (below {PET_SIZE_RATIO} of alpha_m): a longer prompt or higher rank buys little"
     methods = sorted(m for m, a in laws if a == "pet_size" and (m, "model_size") in laws)
+    operands = {m: (laws[(m, "pet_size")], laws[(m, "model_size")], SIZE_EXPONENT) for m in methods}
 
     def ratio(t: np.ndarray, m: np.ndarray) -> np.ndarray:
         return np.abs(t) / np.where(m > 0, m, np.nan)
 
-    return _from_laws(
-        3,
-        text,
-        "|alpha_t| / alpha_m",
-        PET_SIZE_RATIO,
-        "below",
-        laws,
-        methods,
-        lambda m: (laws[(m, "pet_size")], "alpha", laws[(m, "model_size")], "alpha", ratio),
-        level,
-        "needs a PET method on the PET-size and the model-size axis",
-    )
+    missing = "needs a PET method on the PET-size and the model-size axis"
+    return _from_laws(3, text, "|alpha_t| / alpha_m", PET_SIZE_RATIO, "below", operands, ratio, level, missing)
 
 
-def _fmt_data_hungry(laws: dict, level: float) -> Claim:
+def _fmt_data_hungry(laws: dict, full_model: list[str], level: float) -> Claim:
+    """beta of each full-model-tuning method minus each PET method's, on an axis both were fitted on: once per pair
+    when both share their data exponent across those axes (the paper's two-stage fit), else once per axis."""
     text = "beta_FMT > beta_PET: full-model tuning is more data-hungry"
-    # beta is shared by a method's model-size and pretraining fits: compare it once per PET method.
-    pairs = sorted({m for m, a in laws if m != FMT and (FMT, a) in laws})
-    axis = {
-        m: next(a for a in ("model_size", "pretrain_tokens", "pet_size") if (m, a) in laws and (FMT, a) in laws)
-        for m in pairs
-    }
-    return _from_laws(
-        4,
-        text,
-        "beta_FMT - beta_PET",
-        0.0,
-        "above",
-        laws,
-        pairs,
-        lambda m: (laws[(FMT, axis[m])], "beta", laws[(m, axis[m])], "beta", np.subtract),
-        level,
-        "needs FMT and a PET method on a shared axis",
+    operands = {}
+    for fmt, pet in itertools.product(full_model, sorted({m for m, _ in laws} - set(full_model))):
+        axes = [a for a in ("model_size", "pretrain_tokens") if (fmt, a) in laws and (pet, a) in laws]
+        shared = all(_shares_data_exponent(laws[(m, a)]) for m in (fmt, pet) for a in axes)
+        subject = pet if len(full_model) == 1 else f"{fmt} - {pet}"
+        for a in axes[:1] if shared else axes:
+            operands[subject if shared else f"{subject} ({a})"] = (laws[(fmt, a)], laws[(pet, a)], DATA_EXPONENT)
+    missing = (
+        "needs a method declared as full-model tuning and a PET method on a shared axis"
+        if full_model
+        else "needs a method whose class declares full-model tuning (`full_model_tuning`, e.g. FullFinetune)"
     )
+    return _from_laws(4, text, "beta_FMT - beta_PET", 0.0, "above", operands, np.subtract, level, missing)
 
 
-def _from_laws(number, text, quantity, threshold, side, laws, subjects, operands, level, missing) -> Claim:
-    """A claim on `op(law1.param1, law2.param2)` per subject, with intervals from aligned bootstrap samples."""
-    values, samples = {}, {}
-    for subject in subjects:
-        law1, p1, law2, p2, op = operands(subject)
-        values[subject] = float(op(np.float64(law1.fit.params[p1]), np.float64(law2.fit.params[p2])))
-        s1, s2 = _param_samples(law1, p1), _param_samples(law2, p2)
+def _shares_data_exponent(law: LawFit) -> bool:
+    return law.fit.form.parameter(DATA_EXPONENT) in law.shared
+
+
+Operands = tuple[LawFit, LawFit, Meaning]  # the two laws whose parameters of this meaning the claim compares
+
+
+def _from_laws(
+    number: int,
+    text: str,
+    quantity: str,
+    threshold: float,
+    side: str,
+    operands: dict[str, Operands],
+    op: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    level: float,
+    missing: str,
+) -> Claim:
+    """A claim on `op(parameter of law 1, parameter of law 2)` per subject, each parameter found by its meaning,
+    with intervals from aligned bootstrap samples."""
+    values, samples, untestable = {}, {}, {}
+    for subject, (law1, law2, meaning) in operands.items():
+        names = [law1.fit.form.parameter(meaning), law2.fit.form.parameter(meaning)]
+        what = meaning.label.split(":")[0]  # "size exponent"
+        forms = {law.fit.form.name for law, name in zip((law1, law2), names, strict=True) if name is None}
+        lacking = [f"the {form} form has no {what}" for form in sorted(forms)]
+        why = "; ".join(lacking) or "; ".join(r for r in (law1.degenerate_reason(), law2.degenerate_reason()) if r)
+        if lacking:
+            untestable[subject] = why
+            continue
+        values[subject] = float(op(np.float64(law1.fit.params[names[0]]), np.float64(law2.fit.params[names[1]])))
+        if why:
+            untestable[subject] = why
+        s1, s2 = _param_samples(law1, names[0]), _param_samples(law2, names[1])
         if s1 is not None and s2 is not None:
             n = min(len(s1), len(s2))
             samples[subject] = op(s1[:n], s2[:n])
-    return _judge(number, text, quantity, threshold, side, values, samples, level, missing)
+    return _judge(number, text, quantity, threshold, side, values, samples, level, missing, untestable)
 
 
 def _param_samples(law: LawFit, name: str) -> np.ndarray | None:
@@ -213,21 +228,32 @@ def _judge(
     samples: dict[str, np.ndarray],
     level: float,
     missing: str,
+    untestable: dict[str, str] | None = None,
 ) -> Claim:
-    if not values:
+    """The claim's verdict per subject and overall: holds (does not hold) when every subject's does; not testable
+    when no subject is (each `untestable` subject -> why); inconclusive else."""
+    untestable = untestable or {}
+    subjects = [*values, *(s for s in untestable if s not in values)]
+    if not subjects:
         return Claim(number, text, quantity, threshold, side, "not testable", missing, level=level)
     intervals = {
         s: list(percentile_interval(v[np.isfinite(v)], level)) for s, v in samples.items() if np.isfinite(v).any()
     }
-    verdicts: dict[str, Verdict] = {s: _verdict(intervals.get(s), threshold, side) for s in values}
+    verdicts: dict[str, Verdict] = {
+        s: "not testable" if s in untestable else _verdict(intervals.get(s), threshold, side) for s in subjects
+    }
     overall = set(verdicts.values())
     verdict: Verdict = overall.pop() if len(overall) == 1 else "inconclusive"
     evidence = "; ".join(
-        f"{s}: {values[s]:.4g}"
+        f"{s}: not testable: {untestable[s]}"
+        if s in untestable
+        else f"{s}: {values[s]:.4g}"
         + (f" [{intervals[s][0]:.4g}, {intervals[s][1]:.4g}]" if s in intervals else " (no interval)")
-        for s in values
+        for s in subjects
     )
-    return Claim(number, text, quantity, threshold, side, verdict, evidence, values, intervals, verdicts, level)
+    return Claim(
+        number, text, quantity, threshold, side, verdict, evidence, values, intervals, verdicts, level, untestable
+    )
 
 
 def _verdict(interval: list[float] | None, threshold: float, side: str) -> Verdict:

@@ -1,46 +1,63 @@
-"""Fitting a sweep: every law of every method along every axis, the form ranking, critical sizes and claims."""
+"""Fitting a sweep: every method's laws, the form table, the sharing, critical sizes, decisions and the claims.
+
+Per method, its points along each axis are one series grouped by subset seed: the laws are fitted to the cell
+means (the paper averages its seeds) and the bootstrap resamples whole seeds. The method's laws are the primary
+form's two-stage fit, sharing the parameters the spec names or, by default, the sharing cross-validation on the
+fitted points prefers. Every choice (sharing, form) reads the fitted points only; the held-out points then score it.
+"""
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from ftscale import scaling_laws as sl
 from ftscale.analysis.claims import judge_claims
+from ftscale.analysis.options import LawOptions
 from ftscale.analysis.results import (
     AXES,
     LOSS,
+    AxisDecision,
     Critical,
-    FormRanking,
+    FormChoice,
     LawFit,
     PointResult,
+    Sharing,
     Skipped,
     SweepResults,
 )
+from ftscale.scaling_laws.crossover import DF_BOUNDS
+from ftscale.scaling_laws.crossval import FitFn
 
-FORMS = (sl.MULTIPLICATIVE, sl.ADDITIVE, sl.RECTIFIED_JOINT)
 LEVEL = 0.95
 # Distinct grid starts refined per fit (the engine's default is 16): on the demo's laws 4 reach the same
 # optimum at a quarter of the time (docs/benchmarks.md, "The end-of-sweep analysis").
 REFINE = 4
+STAGE1 = ("model_size", "pretrain_tokens")  # the axes whose laws share parameters in the paper's stage 1
+# Axes whose X means the same for every method (parameters, tokens), so two methods' laws can be compared at one X;
+# on the PET-size axis X is each method's own size (a LoRA rank, a prompt length).
+COMPARABLE = ("model_size", "pretrain_tokens")
 HeldOut = Mapping[str, Sequence[str]]  # axis -> rules of the points kept out of its fits
+MethodFit = tuple[list[LawFit], Sharing, list[FormChoice], dict[str, np.ndarray]]
 
 
 def series(points: list[PointResult], method: str, axis: str) -> sl.Points | None:
-    """The (X, Df, loss) points of one method along one axis, averaged over subset seeds as in the paper."""
-    losses: dict[tuple[float, float], list[float]] = defaultdict(list)
-    for p in points:
-        if p.method == method and axis in p.axes and LOSS in p.metrics:
-            losses[(p.x(axis), float(p.factors["train_size"]))].append(p.metrics[LOSS])
-    if len({x for x, _ in losses}) < 2:  # a joint law needs at least two values of X
+    """The (X, Df, loss) points of one method along one axis, one row per point, grouped by subset seed (fitted as
+    cell means, resampled by seed); None with fewer than two values of X (a joint law needs two)."""
+    rows = sorted(
+        (p.x(axis), float(p.factors["train_size"]), float(p.metrics[LOSS]), str(p.factors.get("seed")))
+        for p in points
+        if p.method == method and axis in p.axes and LOSS in p.metrics
+    )
+    if len({row[0] for row in rows}) < 2:
         return None
-    keys = sorted(losses)
-    return sl.as_points([k[0] for k in keys], [k[1] for k in keys], [float(np.mean(losses[k])) for k in keys])
+    x, df, loss, seeds = zip(*rows, strict=True)
+    return sl.as_points(x, df, loss, groups=seeds, names=(AXES[axis], "train_size", LOSS), group_name="seed")
 
 
 def fit_sweep(
@@ -51,90 +68,172 @@ def fit_sweep(
     bootstrap: int = 1000,
     seed: int = 0,
     workers: int = 1,
+    options: LawOptions | None = None,
 ) -> SweepResults:
     """Fit every method along each of its axes (a method that cannot be fitted yet is listed as skipped); with
-    `workers` > 1 the methods are fitted in that many processes at once (the same results)."""
-    results = SweepResults(sweep, task, points)
+    `workers` > 1 the methods are fitted in that many processes at once (the same results). `options`: the spec's
+    `laws` (forms, primary form, sharing, decision target)."""
+    options = options or LawOptions()
+    results = SweepResults(sweep, task, points, options.primary, describe_forms(options.candidates))
     delta_h: dict[str, np.ndarray] = {}
     methods = sorted({p.method for p in points if p.axes})
-    jobs = [(method, _series_by_axis(points, method), held_out, bootstrap, seed) for method in methods]
+    jobs = [(method, _series_by_axis(points, method), held_out, options, bootstrap, seed) for method in methods]
     if workers > 1 and len(jobs) > 1:
         # Spawned, not forked: the caller may hold threads (a point's Trainer, W&B).
         with ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn")) as pool:
-            fitted = list(pool.map(_fit_and_rank, *zip(*jobs, strict=True)))
+            fitted = list(pool.map(_fit_method, *zip(*jobs, strict=True)))
     else:
-        fitted = [_fit_and_rank(*job) for job in jobs]
+        fitted = [_fit_method(*job) for job in jobs]
     for outcome in fitted:
         if isinstance(outcome, Skipped):
             results.skipped.append(outcome)
             continue
-        laws, rankings, errors = outcome
+        laws, sharing, forms, errors = outcome
         results.laws += laws
-        results.forms += rankings
+        results.sharing.append(sharing)
+        results.forms += forms
         delta_h |= errors
     results.critical = critical_sizes(results.laws, points)
+    results.decisions = decisions(results.laws, points, options.target)
     results.claims = judge_claims(results.laws, delta_h, points, LEVEL)
     return results
+
+
+def describe_forms(forms: Sequence[sl.LawForm]) -> dict[str, dict]:
+    """Each form by its key: its name, formula, and what each parameter means."""
+    return {
+        f.key: {"name": f.name, "formula": f.formula, "parameters": {p: f.meaning(p).label for p in f.params}}
+        for f in forms
+    }
 
 
 def _series_by_axis(points: list[PointResult], method: str) -> dict[str, sl.Points]:
     return {axis: s for axis in AXES if (s := series(points, method, axis)) is not None}
 
 
-def _fit_and_rank(
-    method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, bootstrap: int, seed: int
-) -> tuple[list[LawFit], list[FormRanking], dict[str, np.ndarray]] | Skipped:
-    """One method's laws, form rankings and held-out error samples, or why it cannot be fitted yet."""
+def _fit_method(
+    method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, options: LawOptions, bootstrap: int, seed: int
+) -> MethodFit | Skipped:
+    """One method's laws (two-stage, with intervals), its sharing, its form table and its held-out error per
+    resample (keyed `method/axis`), or why it cannot be fitted yet."""
     try:
-        fits = _fit_method(by_axis, held_out, bootstrap, seed)
+        if not by_axis:
+            raise sl.ScalingLawError("no axis has points at two or more values of X yet")
+        stage1 = [a for a in STAGE1 if a in by_axis] or None
+        sharing = choose_sharing(method, by_axis, held_out, options, stage1)
+        kw = {"stage1": stage1, "held_out": dict(held_out), "form": options.primary_form, "refine": REFINE}
+        if bootstrap:
+            result = sl.bootstrap_two_stage(
+                by_axis, shared=tuple(sharing.shared), n=bootstrap, seed=seed, level=LEVEL, **kw
+            )
+        else:
+            result = sl.fit_two_stage(by_axis, shared=tuple(sharing.shared), **kw)
+        forms = [form_choice(method, axis, by_axis[axis], held_out.get(axis), options) for axis in result.fits]
     except sl.ScalingLawError as error:
         return Skipped(method, sorted(by_axis), str(error))
-    laws, rankings, delta_h = [], [], {}
-    for axis, fit in fits.items():
-        laws.append(LawFit(method, axis, fit))
-        rankings.append(_ranking(method, axis, by_axis[axis], held_out.get(axis)))
-        if fit.bootstrap_params and fit.n_held_out:
-            delta_h[f"{method}/{axis}"] = _held_out_error_samples(fit, by_axis[axis], held_out.get(axis))
-    return laws, rankings, delta_h
+    sharing = replace(sharing, stage1_quality=result.stage1_quality, stage1_reasons=result.stage1_reasons)
+    laws = [LawFit(method, axis, fit, list(sharing.shared)) for axis, fit in result.fits.items()]
+    errors = {f"{method}/{axis}": np.asarray(v) for axis, v in (result.delta_h_samples or {}).items()}
+    return laws, sharing, forms, errors
 
 
-def _fit_method(by_axis: dict[str, sl.Points], held_out: HeldOut, bootstrap: int, seed: int) -> dict[str, sl.FitResult]:
-    """The paper's recipe: beta and E shared by the model-size and pretraining fits, then A, alpha per axis;
-    the bootstrap resamples points and reruns both stages."""
-    if not by_axis:
-        raise sl.ScalingLawError("no axis has points at two or more values of X yet")
-    stage1 = [a for a in ("model_size", "pretrain_tokens") if a in by_axis] or None
-    if bootstrap:
-        result = sl.bootstrap_two_stage(
-            by_axis, stage1=stage1, held_out=held_out, n=bootstrap, seed=seed, level=LEVEL, refine=REFINE
-        )
-    else:
-        result = sl.fit_two_stage(by_axis, stage1=stage1, held_out=held_out, refine=REFINE)
-    return result.fits
+def choose_sharing(
+    method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, options: LawOptions, stage1: list[str] | None
+) -> Sharing:
+    """The parameters `method`'s laws share: the spec's, or the option cross-validation prefers on the fitted
+    points (each option a two-stage fit of the cell means, refitted on each extrapolation fold)."""
+    choices = options.sharing_options()
+    if len(choices) == 1:
+        return Sharing(method, list(next(iter(choices.values()))), "the spec", [])
+    if len(by_axis) == 1:  # one law: whatever it shares, it shares with itself
+        return Sharing(method, list(next(iter(choices.values()))), "one axis", [])
+    cells, held, _ = sl.reduce_groups(by_axis, {axis: held_out.get(axis) for axis in by_axis})
+    form = options.primary_form
+
+    def option(shared: tuple[str, ...]) -> FitFn:
+        def fit_fn(leave_out: dict[str, np.ndarray]) -> dict[str, sl.FitResult]:
+            return sl.fit_two_stage(
+                cells, stage1=stage1, held_out=leave_out, form=form, shared=shared, refine=REFINE
+            ).fits
+
+        return fit_fn
+
+    selection = sl.choose({name: option(shared) for name, shared in choices.items()}, cells, held)
+    ranked = [asdict(c) | {"shared": list(choices[c.name])} for c in selection.ranking]
+    chosen = list(choices[selection.chosen])
+    return Sharing(method, chosen, selection.ranked_by, ranked, selection.folds, selection.notes)
 
 
-def _held_out_error_samples(fit: sl.FitResult, points: sl.Points, rules: Sequence[str] | None) -> np.ndarray:
-    """Delta_h (mean |L - L_hat| on the held-out points) under each bootstrap resample's parameters."""
-    mask = sl.held_out_mask(points, rules)
-    x, df, loss = points.x[mask], points.df[mask], points.loss[mask]
-    return np.array([np.mean(np.abs(loss - fit.form.predict(s, x, df))) for s in fit.samples()])
-
-
-def _ranking(method: str, axis: str, points: sl.Points, rules: Sequence[str] | None) -> FormRanking:
-    fitted = int((~sl.held_out_mask(points, rules)).sum())
-    forms = [form for form in FORMS if len(form.params) <= fitted]  # a form with more parameters than points: left out
-    comparison = sl.compare_forms(points.x, points.df, points.loss, forms, held_out=rules, refine=REFINE)
-    ranking = [{"law": f.law, "delta_e": f.delta_e, "delta_h": f.delta_h} for f in comparison.fits]
-    return FormRanking(method, axis, comparison.winner.law, ranking)
+def form_choice(
+    method: str, axis: str, points: sl.Points, rules: Sequence[str] | None, options: LawOptions
+) -> FormChoice:
+    """The candidate forms on one law's points, chosen by cross-validation on its fitted cells (a form with more
+    parameters than fitted cells is left out)."""
+    _, held, _ = sl.reduce_groups({axis: points}, {axis: rules})
+    fitted = int((~held[axis]).sum())
+    forms = [form for form in options.candidates if len(form.params) <= fitted]
+    comparison = sl.compare_points(points, forms, held_out=rules, refine=REFINE)
+    candidates = [
+        {
+            "law": f.law,
+            "name": c.name,
+            "cv_score": c.score,
+            "folds": c.folds,
+            "reason": c.reason,
+            "quality": f.quality,
+            "quality_reasons": f.quality_reasons,
+            "delta_e": f.delta_e,
+            "delta_h": f.delta_h,
+            "noise_floor": f.noise_floor,
+        }
+        for c, f in zip(comparison.cv, comparison.fits, strict=True)
+    ]
+    key = {c.name: f.law for c, f in zip(comparison.cv, comparison.fits, strict=True)}
+    return FormChoice(
+        method,
+        axis,
+        comparison.winner.law,
+        comparison.ranked_by,
+        candidates,
+        comparison.folds,
+        comparison.notes,
+        [key[name] for name in comparison.held_out_ranking],
+    )
 
 
 def critical_sizes(laws: list[LawFit], points: list[PointResult]) -> list[Critical]:
-    """Critical finetuning data size between every two methods along every axis both were fitted on."""
+    """Every crossing of every two methods' laws along each axis whose X they share, at each X measured there."""
     rows = []
-    for a, b in itertools.combinations(sorted(laws, key=lambda law: (law.method, law.axis)), 2):
-        if a.axis != b.axis or a.method == b.method:
-            continue
-        xs = sorted({p.x(a.axis) for p in points if a.axis in p.axes})
-        df_c = [sl.critical_data_size(a.fit, b.fit, x) for x in xs]
-        rows.append(Critical(a.axis, a.method, b.method, xs, df_c))
+    for axis in COMPARABLE:
+        fitted = sorted((law for law in laws if law.axis == axis), key=lambda law: law.method)
+        xs = sorted({p.x(axis) for p in points if axis in p.axes})
+        for a, b in itertools.combinations(fitted, 2):
+            names = (a.method, b.method)
+            found = [sl.crossings(a.fit, b.fit, x, names=names, level=LEVEL) for x in xs]
+            lower = [None if crossed else _lower(a, b, x) for crossed, x in zip(found, xs, strict=True)]
+            reasons = "; ".join(r for r in (a.degenerate_reason(), b.degenerate_reason()) if r) or None
+            rows.append(Critical(axis, a.method, b.method, xs, found, lower, reasons))
     return rows
+
+
+def _lower(a: LawFit, b: LawFit, x: float) -> str:
+    """The method predicted lower at X (at every Df, when the two laws never cross there)."""
+    df = DF_BOUNDS[0]
+    return a.method if a.fit.predict(x, df) < b.fit.predict(x, df) else b.method
+
+
+def decisions(laws: list[LawFit], points: list[PointResult], target: Mapping[str, float]) -> list[AxisDecision]:
+    """Per axis whose X the methods share, which method is predicted best at the target: the spec's X and Df, else
+    the largest X measured along the axis and the largest Df of the sweep."""
+    out = []
+    finetuned = [p for p in points if p.axes and LOSS in p.metrics]
+    for axis in COMPARABLE:
+        fits = {law.method: law.fit for law in laws if law.axis == axis}
+        if len(fits) < 2:
+            continue
+        x = target.get(axis, max(p.x(axis) for p in finetuned if axis in p.axes))
+        df = target.get("train_size", max(float(p.factors["train_size"]) for p in finetuned))
+        source = {key: "the spec" if key in target else "the largest measured" for key in (axis, "train_size")}
+        where = f"X: {source[axis]}, Df: {source['train_size']}"
+        out.append(AxisDecision(axis, where, sl.decide(fits, x, df, level=LEVEL)))
+    return out

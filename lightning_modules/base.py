@@ -34,7 +34,7 @@ class FinetuneModule(L.LightningModule):
     A method also declares what it is, for the sweep's PET-size axis, its cost and its `base` points and for
     generation; the defaults fit a PET method whose trained tensors sit in every token's path (LoRA-like), and a
     method overrides the declarations that differ: `pet_size_argument`, `preserves_backbone_untrained`,
-    `prepended_tokens`, `count_trainable_parameters`, `flops_per_token`, `generation_model`.
+    `full_model_tuning`, `prepended_tokens`, `count_trainable_parameters`, `flops_per_token`, `generation_model`.
 
     Args:
         backbone: Hugging Face hub id or local directory of a causal LM (a `ladder:<size>[@<tokens>]`
@@ -83,6 +83,9 @@ class FinetuneModule(L.LightningModule):
     preserves_backbone_untrained: ClassVar[bool] = False
     """Whether an untrained instance computes the backbone's own outputs (a LoRA update starts at zero), so that a
     sweep's `base` points, which score untrained backbones, can run with it."""
+    full_model_tuning: ClassVar[bool] = False
+    """Whether the method trains every backbone parameter (FMT): the paper's claims compare it with the PET methods,
+    so a sweep's analysis finds it by this, not by its name."""
 
     def adapt(self, backbone: PreTrainedModel) -> nn.Module:
         """Turn the loaded backbone into the model to train; only its `requires_grad` tensors are trained."""

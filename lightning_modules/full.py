@@ -11,6 +11,7 @@ class FullFinetune(FinetuneModule):
     """Full-model tuning: the backbone is trained as it is."""
 
     preserves_backbone_untrained = True
+    full_model_tuning = True
 
     def adapt(self, backbone: PreTrainedModel) -> nn.Module:
         return backbone.requires_grad_(True)

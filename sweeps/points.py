@@ -24,7 +24,8 @@ class Point:
     id: str
     method: str
     axes: tuple[str, ...]  # every axis the point lies on (the default point lies on several; base points none)
-    # model_size, non_embedding_params, pretrain_tokens, pet_size, train_size, seed, model, revision, total_params
+    # model_size, non_embedding_params, pretrain_tokens, pet_size, train_size, seed, model, revision, total_params,
+    # full_model_tuning (what the method class declares: the analysis, torch-free, finds FMT by it)
     factors: dict[str, Any]
     args: tuple[str, ...]  # `ftscale fit` (`test` for base points) arguments, without the run directory
 
@@ -182,6 +183,7 @@ def _point(
     for evaluation in spec.evaluations:
         args += evaluation.flags
     factors = _backbone_factors(backbone) | {"pet_size": pet_size, "train_size": train_size, "seed": seed}
+    factors["full_model_tuning"] = method.method_class.full_model_tuning
     return Point(_id(args), method.name, (axis,), factors, tuple(args))
 
 

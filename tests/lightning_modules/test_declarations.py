@@ -52,6 +52,14 @@ def test_the_count_from_the_config_is_what_the_loaded_model_trains(method, arch,
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
+def test_full_model_tuning_is_declared_exactly_by_the_methods_that_train_every_parameter(method, tiny_hub):
+    model_id = tiny_hub.models["llama"]
+    module = built(method, model_id)
+    every = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model_id).parameters())
+    assert (module.trainable_parameters == every) == type(module).full_model_tuning
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_untrained_outputs_are_the_backbones_exactly_when_declared(method, tiny_hub):
     model_id = tiny_hub.models["llama"]
     backbone = AutoModelForCausalLM.from_pretrained(model_id, attn_implementation="eager").eval()

@@ -71,6 +71,7 @@ def test_expansion_is_one_factor_at_a_time_with_the_default_point_kept_once(in_r
         p.factors | {"train_size": 0, "seed": 0}
         == {"model_size": "s", "non_embedding_params": 55536, "pretrain_tokens": 393216, "pet_size": 20}
         | {"model": "s", "revision": None, "total_params": s.num_parameters(), "train_size": 0, "seed": 0}
+        | {"full_model_tuning": False}
         for p in default
     )
     assert s.num_parameters(exclude_embeddings=True) == 55536
