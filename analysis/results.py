@@ -222,7 +222,7 @@ class SweepResults:
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
             raise InputError(
                 f"{path}: not a laws.json written by this version of ftscale ({type(error).__name__}: {error}); "
-                "fit the sweep again: ftscale law fit --sweep DIR"
+                "fit the sweep again: ftscale law fit-sweep DIR"
             ) from None
 
 

@@ -13,7 +13,9 @@ from ftscale.cli.sweep import in_process
 from ftscale.configs import config_path
 from ftscale.errors import MissingFileError
 from ftscale.reports.finalize import complete_sweep
+from ftscale.reports.terminal import sweep_lines
 from ftscale.sweeps.cores import available_cpus
+from ftscale.sweeps.layout import LAWS
 from ftscale.sweeps.runner import run_sweep
 from ftscale.sweeps.spec import read_yaml
 from ftscale.sweeps.store import FitTask
@@ -69,8 +71,11 @@ def main(argv: list[str]) -> int:
     console = Console()
     console.print(f"points: {counts['done']} done, {counts['failed']} failed")
     if fit_error is not None:
-        console.print(f"the fit failed (above); fit again with ftscale law fit --sweep {sweep_dir}", markup=False)
+        console.print(f"the fit failed (above); fit again with ftscale law fit-sweep {sweep_dir}", markup=False)
     console.print(f"laws: {sweep_dir / 'laws.json'}\nreport: {sweep_dir / 'report.html'}", markup=False)
+    if fit_error is None and (sweep_dir / LAWS).is_file():  # the claims and the decision, one line each
+        for line in sweep_lines(sweep_dir):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 1 if counts["failed"] or fit_error is not None else 0
 
 

@@ -1,22 +1,22 @@
 """`ftscale law ...`: fit laws to a table of measurements, predict, find crossovers, decide, plan data.
-The answers come from scaling_laws/ (compare, crossover, decision); this module only parses and formats."""
+The answers come from scaling_laws/ (compare, crossover, decision); this module only formats them. Each command is
+a typed function (`cli/commands.py`)."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 
-from ftscale.cli import parsing
-from ftscale.cli.parsing import Parser
+from ftscale.cli.options import Coverage, Help, Positive, Workers
 from ftscale.scaling_laws.compare import CHOSEN_LABEL, DIAGNOSTIC_LABEL, Comparison, compare_points
 from ftscale.scaling_laws.crossover import DF_BOUNDS, crossings, examples_needed
-from ftscale.scaling_laws.decision import decide, predict_table
+from ftscale.scaling_laws.decision import decide as decide_method
+from ftscale.scaling_laws.decision import predict_table
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.fitter import fit_points
 from ftscale.scaling_laws.forms import FORMS, get_form
@@ -24,119 +24,6 @@ from ftscale.scaling_laws.heldout import RULE_HELP
 from ftscale.scaling_laws.io import load_fit, read_points
 from ftscale.scaling_laws.resampling import bootstrap_points
 from ftscale.scaling_laws.result import FitResult
-
-PROG = "ftscale law"
-
-
-def _positive(text: str) -> float:
-    """argparse type: a finite number > 0 (X, Df and losses all are)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    laws = "\n".join(f"  {name:16s} {form.formula}" for name, form in FORMS.items())
-    top = Parser(
-        prog=PROG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Fit finetuning scaling laws to measurements and use the fits.\n\nLaws:\n"
-        + laws
-        + "\n  (or the dotted path of your own LawForm class, e.g. my_pkg.laws.Shifted)",
-    )
-    sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    f = sub.add_parser("fit", help="fit one law (or all) to a table of points", description=_FIT_DOC)
-    f.add_argument("points", type=Path, help="CSV, TSV or JSONL file with one measurement per row")
-    f.add_argument(
-        "--law",
-        default="multiplicative",
-        help="a law above, my_pkg.MyForm, all, or several separated by commas to choose among (default %(default)s)",
-    )
-    f.add_argument("--x", help="column of the scaling factor X (model size, ...); optional for power/rectified")
-    f.add_argument("--df", required=True, help="column of the finetuning data size Df (examples)")
-    f.add_argument("--loss", required=True, help="column of the measured loss L")
-    f.add_argument("--group", metavar="COLUMN", help="column of replicate ids (seeds): fit cell means, resample groups")
-    f.add_argument("--held-out", action="append", default=[], metavar="RULE", help=f"repeatable: {RULE_HELP}")
-    f.add_argument(
-        "--loss-kind",
-        default="log-huber",
-        choices=["log-huber", "huber"],
-        help="Huber on log L - log L_hat (default) or on L - L_hat",
-    )
-    f.add_argument("--delta", type=_positive, default=1e-3, help="Huber delta (default %(default)g)")
-    f.add_argument(
-        "--tie", action="append", default=[], metavar="FOLLOWER=LEADER", help="tie parameters, e.g. beta=alpha"
-    )
-    f.add_argument("--bootstrap", type=int, default=0, metavar="N", help="N bootstrap resamples for intervals")
-    f.add_argument("--level", type=float, default=0.95, help="interval coverage (default %(default)g)")
-    f.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)d)")
-    f.add_argument("--workers", type=int, default=1, help="processes for bootstrap refits (default 1)")
-    f.add_argument("--out", type=Path, metavar="FIT.json", help="write the fit (or the comparison) as JSON")
-    f.add_argument("--plot", type=Path, metavar="FIG.png", help="write loss-vs-Df plot as .png and .svg")
-
-    p = sub.add_parser("predict", help="predicted loss on a grid of X and Df", description=_PREDICT_DOC)
-    p.add_argument("fit", type=Path, help="FIT.json from `fit --out` (a `--law all` file uses its chosen fit)")
-    p.add_argument("--x", type=_positive, nargs="+", help="values of X (omit for single-factor laws)")
-    p.add_argument("--df", type=_positive, nargs="+", required=True, help="finetuning data sizes")
-    p.add_argument("--level", type=_level, help="interval coverage (default: the fit's)")
-    p.add_argument("--out", type=Path, metavar="TABLE.csv|.json", help="also write the table as CSV or JSON")
-
-    c = sub.add_parser("critical", help="where two methods' laws cross", description=_CRIT_DOC)
-    c.add_argument("fit1", type=Path, help="FIT.json of method 1")
-    c.add_argument("fit2", type=Path, help="FIT.json of method 2")
-    c.add_argument("--x", type=_positive, nargs="*", default=[], help="values of X (omit for single-factor laws)")
-    c.add_argument("--df-range", type=_positive, nargs=2, metavar=("LOW", "HIGH"), help="Df range searched")
-    c.add_argument("--names", nargs=2, metavar=("A", "B"), help="the two methods' names (default: the file stems)")
-    c.add_argument("--level", type=_level, help="interval coverage (default: the fits')")
-
-    d = sub.add_parser("decide", help="which method to use at a target X and Df", description=_DECIDE_DOC)
-    d.add_argument("fits", type=Path, nargs="+", help="FIT.json of each method (two or more)")
-    d.add_argument("--x", type=_positive, help="target X (omit for single-factor laws)")
-    d.add_argument("--df", type=_positive, required=True, help="target finetuning data size")
-    d.add_argument("--names", nargs="+", help="the methods' names, one per fit (default: the file stems)")
-    d.add_argument("--level", type=_level, help="interval coverage (default: the fits')")
-
-    n = sub.add_parser("needed", help="examples needed to reach a loss", description=_NEEDED_DOC)
-    n.add_argument("fit", type=Path, help="FIT.json (bootstrapped fits give an interval)")
-    n.add_argument("--x", type=_positive, help="value of X (omit for single-factor laws)")
-    n.add_argument("--target", type=_positive, required=True, help="loss to reach")
-    n.add_argument("--level", type=_level, help="interval coverage (default: the fit's)")
-    return top
-
-
-def _level(text: str) -> float:
-    """argparse type: an interval coverage in (0, 1)."""
-    value = _positive(text)
-    if not value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a coverage in (0, 1), e.g. 0.95")
-    return value
-
-
-_FIT_DOC = """Fit by summed Huber loss (delta 1e-3) of log residuals with L-BFGS-B from the Chinchilla grid
-of starts, parameters in log space where positive. Prints the parameters (named as in the formula),
-the objective, convergence, the fit-quality verdict (ok, or degenerate with every reason), Delta_e (mean
-|L - L_hat| on fitted points), Delta_h (on held-out points) and, with --group, the noise floor (the
-between-group standard error of a cell's mean loss, averaged over cells). With --law all (or a list,
---law multiplicative,additive) every form is fitted and one is chosen by cross-validation on the fitted
-points only (leave the largest fitted X out; leave the largest fitted Df out); a ranking on the held-out
-points is printed as a diagnostic only. --bootstrap then applies to the chosen form."""
-_PREDICT_DOC = """Predicted L on every (X, Df) of the grid --x x --df, with the interval over the fit's
-bootstrap resamples when it has them; points outside the fitted range are marked as extrapolations and
-every prediction of a degenerate fit is marked."""
-_CRIT_DOC = """Every Df (in [1, 1e15], or --df-range) where two fitted laws (two finetuning methods)
-predict the same loss at X, which method is better on each side, an interval for each crossing from the
-fits' bootstrap resamples (resample i of one paired with resample i of the other), and a mark on each
-crossing outside the X or Df range the fits were fitted on (an extrapolation)."""
-_DECIDE_DOC = """Which method is predicted best at the target (X, Df), by how much (with an interval), how
-sure (the share of paired bootstrap resamples in which it is best), and where the next crossing lies. A
-decision resting on a degenerate fit says 'not decidable' with the reasons."""
-_NEEDED_DOC = """The smallest Df at which the fitted law predicts a loss at most --target at X, with a
-percentile interval over the fit's bootstrap resamples; 'never' when the loss is not reached."""
 
 
 def _show(r: FitResult) -> str:
@@ -187,40 +74,91 @@ def _show_comparison(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def _fit(a: argparse.Namespace) -> int:
-    candidates = None if a.law == "all" else [get_form(name.strip()) for name in a.law.split(",")]
+HeldOut = Annotated[list[str] | None, Help(f"held-out points, several or repeated: {RULE_HELP}")]
+
+
+def fit(
+    points: Path,
+    *,
+    law: str = "multiplicative",
+    x: str | None = None,
+    df: str,
+    loss: str,
+    group: str | None = None,
+    held_out: HeldOut = None,
+    loss_kind: Literal["log-huber", "huber"] = "log-huber",
+    delta: Positive = 1e-3,
+    tie: list[str] | None = None,
+    bootstrap: int = 0,
+    level: Coverage = 0.95,
+    seed: int = 0,
+    workers: Workers = 1,
+    out: Path | None = None,
+    plot: Path | None = None,
+) -> int:
+    """Fit one law, or choose among several, by summed Huber loss on a table of measurements.
+
+    The fit minimises the summed Huber loss (delta 1e-3) of log residuals with L-BFGS-B from the Chinchilla grid
+    of starts, parameters in log space where positive. It prints the parameters (named as in the formula), the
+    objective, convergence, the fit-quality verdict (ok, or degenerate with every reason), Delta_e (mean
+    |L - L_hat| on fitted points), Delta_h (on held-out points) and, with --group, the noise floor (the
+    between-group standard error of a cell's mean loss, averaged over cells). With --law all (or a list,
+    --law multiplicative,additive) every form is fitted and one is chosen by cross-validation on the fitted
+    points only (leave the largest fitted X out; leave the largest fitted Df out); a ranking on the held-out
+    points is printed as a diagnostic only. --bootstrap then applies to the chosen form.
+
+    Args:
+        points: CSV, TSV or JSONL file with one measurement per row
+        law: a form (`ftscale law forms` lists them), my_pkg.MyForm, all, or several separated by commas to choose
+            among
+        x: column of the scaling factor X (model size, ...); optional for single-factor laws (power, rectified)
+        df: column of the finetuning data size Df (examples)
+        loss: column of the measured loss L
+        group: column of replicate ids (seeds): fit cell means, resample groups
+        loss_kind: Huber on log L - log L_hat (log-huber) or on L - L_hat (huber)
+        delta: Huber delta
+        tie: tie parameters, FOLLOWER=LEADER (e.g. beta=alpha); a single --law only
+        bootstrap: bootstrap resamples for intervals (0: none)
+        level: interval coverage
+        seed: bootstrap seed
+        workers: processes for the bootstrap refits
+        out: write the fit (or the comparison) as JSON to this file (FIT.json)
+        plot: write a loss-vs-Df plot to this .png, and beside it as .svg
+    """
+    candidates = None if law == "all" else [get_form(name.strip()) for name in law.split(",")]
     several = candidates is None or len(candidates) > 1
-    if not several and candidates[0].uses_x and a.x is None:
-        raise ScalingLawError(f"the {a.law} law is joint in X and Df: give --x COLUMN")
-    if a.tie and several:
-        raise ScalingLawError(f"--tie needs a single --law, not {a.law}")
-    tied = [tuple(reversed(t.split("=", 1))) for t in a.tie]
+    if not several and candidates[0].uses_x and x is None:
+        raise ScalingLawError(f"the {law} law is joint in X and Df: give --x COLUMN")
+    tie = tie or []
+    if tie and several:
+        raise ScalingLawError(f"--tie needs a single --law, not {law}")
+    tied = [tuple(reversed(t.split("=", 1))) for t in tie]
     if any(len(t) != 2 for t in tied):
-        raise ScalingLawError(f"--tie takes FOLLOWER=LEADER, got {a.tie}")
-    points = read_points(a.points, a.x, a.df, a.loss, a.group)
-    kw = {"held_out": a.held_out, "loss_kind": a.loss_kind, "delta": a.delta}
+        raise ScalingLawError(f"--tie takes FOLLOWER=LEADER, got {tie}")
+    table = read_points(points, x, df, loss, group)
+    kw = {"held_out": held_out or [], "loss_kind": loss_kind, "delta": delta}
     comparison = None
     if several:
-        comparison = compare_points(points, candidates, **kw)
+        comparison = compare_points(table, candidates, **kw)
         print(_show_comparison(comparison))
         form, result = get_form(comparison.winner.law), comparison.winner
         if comparison.winner.tied or comparison.winner.fixed:
             form = form.constrained(tied=comparison.winner.tied, fixed=comparison.winner.fixed)
     else:
         form = candidates[0].constrained(tied=tied) if tied else candidates[0]
-    if a.bootstrap:
-        result = bootstrap_points(form, points, n=a.bootstrap, seed=a.seed, level=a.level, workers=a.workers, **kw)
+    if bootstrap:
+        result = bootstrap_points(form, table, n=bootstrap, seed=seed, level=level, workers=workers, **kw)
     elif comparison is None:
-        result = fit_points(form, points, **kw)
+        result = fit_points(form, table, **kw)
     print(_show(result))
-    if a.out:
+    if out:
         if comparison is not None:
             comparison.fits[0] = result
-        a.out.write_text((result if comparison is None else comparison).to_json() + "\n")
-    if a.plot:
+        out.write_text((result if comparison is None else comparison).to_json() + "\n")
+    if plot:
         from ftscale.scaling_laws.plots import plot_fit
 
-        plot_fit(result, points.x, points.df, points.loss, path=a.plot)
+        plot_fit(result, table.x, table.df, table.loss, path=plot)
     return 0
 
 
@@ -232,10 +170,29 @@ def _degenerate_note(fits: dict[str, FitResult]) -> list[str]:
     ]
 
 
-def _predict(a: argparse.Namespace) -> int:
-    r = load_fit(a.fit)
-    rows = predict_table(r, a.x or [None], a.df, level=a.level)
-    for line in _degenerate_note({a.fit.stem: r}):
+def predict(
+    fit_file: Path,
+    *,
+    x: list[Positive] | None = None,
+    df: list[Positive],
+    level: Coverage | None = None,
+    out: Path | None = None,
+) -> int:
+    """Predicted loss on every (X, Df) of the grid --x x --df.
+
+    With the interval over the fit's bootstrap resamples when it has them; points outside the fitted range are
+    marked as extrapolations and every prediction of a degenerate fit is marked.
+
+    Args:
+        fit_file: FIT.json written by `ftscale law fit --out` (of a comparison: its chosen fit)
+        x: values of X (none for single-factor laws)
+        df: finetuning data sizes
+        level: interval coverage; not given: the fit's
+        out: also write the table to this .csv or .json file
+    """
+    r = load_fit(fit_file)
+    rows = predict_table(r, x or [None], df, level=level)
+    for line in _degenerate_note({fit_file.stem: r}):
         print(line + "; every prediction below rests on it")
     mark = " [degenerate fit]" if r.degenerate else ""
     for p in rows:
@@ -246,8 +203,8 @@ def _predict(a: argparse.Namespace) -> int:
         if p.extrapolation:
             line += "   extrapolation: " + "; ".join(p.extrapolation)
         print(line + mark)
-    if a.out:
-        _write_table(a.out, r, rows)
+    if out:
+        _write_table(out, r, rows)
     return 0
 
 
@@ -274,21 +231,45 @@ def _names(paths: list[Path], names: list[str] | None) -> list[str]:
     return names
 
 
-def _critical(a: argparse.Namespace) -> int:
-    fits = dict(zip(_names([a.fit1, a.fit2], a.names), (load_fit(a.fit1), load_fit(a.fit2)), strict=True))
+def critical(
+    fit1: Path,
+    fit2: Path,
+    *,
+    x: list[Positive] | None = None,
+    df_range: list[Positive] | None = None,
+    names: list[str] | None = None,
+    level: Coverage | None = None,
+) -> int:
+    """Every Df where two fitted laws (two finetuning methods) predict the same loss at X.
+
+    For each crossing in [1, 1e15] (or --df-range): which method is better on each side, an interval from the
+    fits' bootstrap resamples (resample i of one paired with resample i of the other), and a mark on each crossing
+    outside the X or Df range the fits were fitted on (an extrapolation).
+
+    Args:
+        fit1: FIT.json of method 1
+        fit2: FIT.json of method 2
+        x: values of X (none for single-factor laws)
+        df_range: the Df range searched: LOW HIGH
+        names: the two methods' names; not given: the file stems
+        level: interval coverage; not given: the fits'
+    """
+    fits = dict(zip(_names([fit1, fit2], names), (load_fit(fit1), load_fit(fit2)), strict=True))
     (n1, r1), (n2, r2) = fits.items()
-    bounds = tuple(a.df_range) if a.df_range else DF_BOUNDS
+    if df_range is not None and len(df_range) != 2:
+        raise ScalingLawError(f"--df-range takes two values, LOW HIGH; got {len(df_range)}")
+    bounds = tuple(df_range) if df_range else DF_BOUNDS
     if bounds[0] >= bounds[1]:
         raise ScalingLawError(f"--df-range: LOW must be below HIGH, got {bounds[0]:g} {bounds[1]:g}")
     for line in _degenerate_note(fits):
         print(line + "; every crossing below rests on it")
     mark = " [degenerate fit]" if any(f.degenerate for f in fits.values()) else ""
-    for x in a.x or [None]:
-        found = crossings(r1, r2, x, names=(n1, n2), bounds=bounds, level=a.level)
-        at = "" if x is None else f"X={x:g}: "
+    for at_x in x or [None]:
+        found = crossings(r1, r2, at_x, names=(n1, n2), bounds=bounds, level=level)
+        at = "" if at_x is None else f"X={at_x:g}: "
         if not found:
             mid = float(np.sqrt(bounds[0] * bounds[1]))
-            better = n1 if r1.predict(x, mid) < r2.predict(x, mid) else n2
+            better = n1 if r1.predict(at_x, mid) < r2.predict(at_x, mid) else n2
             print(f"{at}no crossing for Df in [{bounds[0]:g}, {bounds[1]:g}]: {better} is better throughout{mark}")
         for c in found:
             line = f"{at}critical Df = {c.df:.6g}"
@@ -303,24 +284,53 @@ def _critical(a: argparse.Namespace) -> int:
     return 0
 
 
-def _decide(a: argparse.Namespace) -> int:
-    names = _names(a.fits, a.names)
-    decision = decide({m: load_fit(p) for m, p in zip(names, a.fits, strict=True)}, a.x, a.df, level=a.level)
+def decide(
+    fits: list[Path],
+    *,
+    x: Positive | None = None,
+    df: Positive,
+    names: list[str] | None = None,
+    level: Coverage | None = None,
+) -> int:
+    """Which method is predicted best at the target (X, Df), by how much, and how sure.
+
+    By how much comes with an interval, how sure is the share of paired bootstrap resamples in which it is best;
+    then where the next crossing lies. A decision resting on a degenerate fit says 'not decidable' with the reasons.
+
+    Args:
+        fits: FIT.json of each method (two or more)
+        x: target X (none for single-factor laws)
+        df: target finetuning data size
+        names: the methods' names, one per fit; not given: the file stems
+        level: interval coverage; not given: the fits'
+    """
+    methods = _names(fits, names)
+    decision = decide_method({m: load_fit(p) for m, p in zip(methods, fits, strict=True)}, x, df, level=level)
     print(decision.summary())
     return 0
 
 
-def _needed(a: argparse.Namespace) -> int:
-    r = load_fit(a.fit)
-    need = examples_needed(r, a.x, a.target, level=a.level)
-    for line in _degenerate_note({a.fit.stem: r}):
+def needed(fit_file: Path, *, x: Positive | None = None, target: Positive, level: Coverage | None = None) -> int:
+    """The smallest Df at which the fitted law predicts a loss at most --target at X.
+
+    With a percentile interval over the fit's bootstrap resamples; 'never' when the loss is not reached.
+
+    Args:
+        fit_file: FIT.json (a bootstrapped fit gives an interval)
+        x: value of X (none for single-factor laws)
+        target: the loss to reach
+        level: interval coverage; not given: the fit's
+    """
+    r = load_fit(fit_file)
+    need = examples_needed(r, x, target, level=level)
+    for line in _degenerate_note({fit_file.stem: r}):
         print(line + "; the answer below rests on it")
-    at = "" if a.x is None else f" at X={a.x:g}"
+    at = "" if x is None else f" at X={x:g}"
     if need.examples is None:
-        floor = r.predict(a.x, 1e300)  # the law's limit as Df grows
-        print(f"loss {a.target:g} is never reached{at}: the law levels off at {floor:.6g}")
+        floor = r.predict(x, 1e300)  # the law's limit as Df grows
+        print(f"loss {target:g} is never reached{at}: the law levels off at {floor:.6g}")
         return 0
-    line = f"examples needed for loss {a.target:g}{at}: {need.examples:.6g}"
+    line = f"examples needed for loss {target:g}{at}: {need.examples:.6g}"
     if need.level is not None:
         lo, hi = ("never" if v is None else f"{v:.6g}" for v in (need.low, need.high))
         line += f"   {100 * need.level:g}% [{lo}, {hi}]"
@@ -328,44 +338,10 @@ def _needed(a: argparse.Namespace) -> int:
     return 0
 
 
-def fit_sweep_main(argv: list[str]) -> int:
-    """`ftscale law fit --sweep DIR`: fit a sweep directory's results (also a partial sweep) now."""
-    from ftscale.reports.finalize import BOOTSTRAP, finalize_sweep  # loads no torch, but matplotlib and wandb
-
-    command = parsing.parser(
-        f"{PROG} fit --sweep",
-        "Fit every law of a sweep directory's finished points; write laws.json, figures and report.html.",
-    )
-    command.add_argument("--sweep", type=Path, required=True, help="sweep directory (ftscale sweep run --dir)")
-    parsing.add_store(command)
-    command.add_argument("--bootstrap", type=int, default=BOOTSTRAP, help=f"resamples per law (default {BOOTSTRAP})")
-    parsing.add_wandb(command)
-    command.add_argument(
-        "--from-wandb",
-        metavar="ENTITY/PROJECT",
-        help="also fit the sweep's finished point runs in this W&B project (e.g. those other machines ran)",
-    )
-    command.add_argument(
-        "--wandb-report", action="store_true", help="also save a W&B Report of the fit (needs an online login)"
-    )
-    args = command.parse_args(argv)
-    report = finalize_sweep(args.sweep, args.store, args.wandb, args.bootstrap, args.from_wandb, args.wandb_report)
-    print(f"laws: {args.sweep / 'laws.json'}\nreport: {report}")
+def forms() -> int:
+    """The law forms `ftscale law fit --law` can name, each with its formula; a form of your own is named by the
+    dotted path of its LawForm class (e.g. my_pkg.laws.Shifted)."""
+    for name, form in FORMS.items():
+        print(f"{name:16s} {form.formula}")
+    print("(or the dotted path of your own LawForm class, e.g. my_pkg.laws.Shifted)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `ftscale law` with argv (sys.argv[1:] by default); 0 on success, 2 on bad input."""
-    argv = sys.argv[1:] if argv is None else argv
-    if "--sweep" in argv:  # a sweep directory, not a table of measurements
-        return fit_sweep_main(argv[1:] if argv[:1] == ["fit"] else argv)
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as e:  # --help (0) or a usage error already reported in one line (2)
-        return e.code if isinstance(e.code, int) else 0
-    try:
-        commands = {"fit": _fit, "predict": _predict, "critical": _critical, "decide": _decide, "needed": _needed}
-        return commands[args.command](args)
-    except (ScalingLawError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2

@@ -1,9 +1,9 @@
-"""The `ftscale` command: a table of subcommands, each a module with `main(argv) -> exit code`."""
+"""The `ftscale` command: one table of subcommands, each a typed function (`cli/commands.py`), a group of them, or
+a module that parses its own arguments (LightningCLI's fit, validate and test)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import pkgutil
@@ -11,32 +11,57 @@ import sys
 import traceback
 from pathlib import Path
 
+from ftscale.cli.commands import Function, Group, Module, run
 from ftscale.errors import InputError
 from ftscale.sweeps.interrupts import INTERRUPTED, interruptible
 from ftscale.sweeps.store.url import redact
 
-LIGHTNING = ("fit", "validate", "test")  # LightningCLI's own subcommands
-# name -> (module with main(argv), one line of help)
-COMMANDS = {
-    "fit": ("ftscale.cli.lightning", "finetune a method on a datamodule, then test the best checkpoint (LightningCLI)"),
-    "validate": ("ftscale.cli.lightning", "evaluate a checkpoint on the validation split (LightningCLI)"),
-    "test": ("ftscale.cli.lightning", "evaluate a checkpoint on the test split (LightningCLI)"),
-    "pretrain": ("ftscale.cli.pretrain", "pretrain the built-in tiny model ladder on the embedded world (cached)"),
-    "export": ("ftscale.cli.export", "write a finetuned checkpoint as a Hugging Face / peft directory"),
-    "law": ("ftscale.cli.law", "fit, predict with and compare scaling laws on a table, or fit a sweep (--sweep DIR)"),
-    "select": ("ftscale.cli.select", "which candidate to finetune for a target Df, from partial curves, and how sure"),
-    "sweep": ("ftscale.cli.sweep", "plan, run, run one point of, summarise, migrate or export a sweep"),
-    "demo": ("ftscale.cli.demo", "the whole study on the embedded world: pretrain, sweep, fit, report.html"),
-}
+LIGHTNING = ("fit", "validate", "test")  # LightningCLI's own subcommands: it is handed the whole command line
+TORCH_FREE = ("law", "select")  # commands that load no torch (so no library needs quieting)
+COMMANDS = Group(
+    "Measure how LLM finetuning scales (Zhang et al., ICLR 2024).",
+    {
+        # main() hands LightningCLI the whole command line: it parses fit/validate/test itself.
+        "fit": Module(
+            "ftscale.cli.lightning", "finetune a method on a datamodule, then test the best checkpoint (LightningCLI)"
+        ),
+        "validate": Module("ftscale.cli.lightning", "evaluate a checkpoint on the validation split (LightningCLI)"),
+        "test": Module("ftscale.cli.lightning", "evaluate a checkpoint on the test split (LightningCLI)"),
+        "pretrain": Function(
+            "ftscale.cli.pretrain:pretrain", "pretrain the built-in tiny model ladder on the embedded world (cached)"
+        ),
+        "export": Function(
+            "ftscale.cli.export:export", "write a finetuned checkpoint as a Hugging Face / peft directory"
+        ),
+        "law": Group(
+            "fit, predict with and compare finetuning scaling laws on tables of measurements; fit a sweep",
+            {
+                "fit": Function("ftscale.cli.law:fit", "fit one law (or choose among several) to a table of points"),
+                "fit-sweep": Function(
+                    "ftscale.cli.law_sweep:fit_sweep",
+                    "fit every law of a sweep directory (also a partial sweep): laws.json, figures, report.html",
+                ),
+                "predict": Function("ftscale.cli.law:predict", "predicted loss on a grid of X and Df"),
+                "critical": Function("ftscale.cli.law:critical", "where two methods' laws cross"),
+                "decide": Function("ftscale.cli.law:decide", "which method to use at a target X and Df"),
+                "needed": Function("ftscale.cli.law:needed", "examples needed to reach a loss"),
+                "forms": Function(
+                    "ftscale.cli.law:forms", "the law forms `law fit --law` can name, with their formulas"
+                ),
+            },
+        ),
+        "select": Function(
+            "ftscale.cli.select:select",
+            "which candidate to finetune for a target Df, from partial curves, and how sure",
+        ),
+        "sweep": Module("ftscale.cli.sweep", "plan, run, run one point of, summarise, migrate or export a sweep"),
+        "demo": Module("ftscale.cli.demo", "the whole study on the embedded world: pretrain, sweep, fit, report.html"),
+    },
+    epilog="quick start: ftscale demo            one run: ftscale fit --config configs/quickstart.yaml",
+)
 # bitsandbytes' CPU backend offers a hub-downloaded kernel when imported; the built-in path works without it.
 # Set when this module loads, so spawned runner and pretraining processes (which load it first) are quiet too.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-USAGE = (
-    "usage: ftscale <command> [options]\n\nMeasure how LLM finetuning scales (Zhang et al., ICLR 2024).\n\ncommands:\n"
-    + "".join(f"  {name:9s}  {text}\n" for name, (_, text) in COMMANDS.items())
-    + "\nRun `ftscale <command> --help` for the options of a command.\n"
-    "quick start: ftscale demo            one run: ftscale fit --config configs/quickstart.yaml\n"
-)
 
 
 def wait_passively() -> None:
@@ -116,21 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     wait_passively()
     from_sys_argv = argv is None
     argv = sys.argv[1:] if from_sys_argv else argv
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(USAGE, end="", file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    command, args = argv[0], argv[1:]
-    if command not in ("law", "select"):  # these commands load no torch
+    command = argv[0] if argv else None
+    if command in COMMANDS.commands and command not in TORCH_FREE:
         quiet_libraries()
-    module = importlib.import_module(COMMANDS[command][0])
-    if command not in LIGHTNING:  # the command line W&B records: no store password (`args` keep it)
+    if command not in LIGHTNING:  # the command line W&B records: no store password (`argv` keeps it)
         sys.argv[1:] = [redact(arg) for arg in sys.argv[1:]]
     try:
         with interruptible():
             if command in LIGHTNING:
+                from ftscale.cli.lightning import main as lightning
+
                 # LightningCLI warns when handed arguments that sys.argv also holds: let it read sys.argv itself then.
-                return module.main(None if from_sys_argv else argv)
-            return module.main(args)
+                return lightning(None if from_sys_argv else argv)
+            return run(COMMANDS, "ftscale", argv)
     except KeyboardInterrupt:  # Ctrl-C: work in flight was saved and given back (sweeps), nothing failed
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return INTERRUPTED

@@ -1,9 +1,13 @@
-"""The parser every non-Lightning command uses, and the options several commands share, defined once."""
+"""The argparse parser of the commands not yet converted to typed functions (`sweep`, `demo`), and their shared
+options, whose help comes from `cli/options.py` (defined once). Goes when those commands become functions
+(`cli/commands.py`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from ftscale.cli import options
 
 
 class Parser(argparse.ArgumentParser):
@@ -18,7 +22,7 @@ def parser(prog: str, description: str) -> Parser:
 
 
 def add_spec(command: argparse.ArgumentParser) -> None:
-    command.add_argument("spec", help="sweep spec YAML, e.g. configs/sweeps/demo.yaml")
+    command.add_argument("spec", help=options.help_of(options.Spec))
 
 
 def add_sweep_dir(command: argparse.ArgumentParser, default: str = "runs/sweeps/<name>") -> None:
@@ -26,25 +30,18 @@ def add_sweep_dir(command: argparse.ArgumentParser, default: str = "runs/sweeps/
 
 
 def add_store(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--store",
-        metavar="URL",
-        help="results store: sqlite:///path/results.sqlite (one machine) or postgresql://user@host/db (many); "
-        "default $FTSCALE_STORE, else the sweep directory's results.sqlite",
-    )
+    command.add_argument("--store", metavar="URL", help=options.help_of(options.StoreURL))
 
 
 def add_wandb(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--wandb",
-        choices=["online", "offline", "off"],
-        help="W&B mode of the points and the fit (default: online with credentials, else offline)",
-    )
+    command.add_argument("--wandb", choices=options.WANDB_MODES, help=options.help_of(options.WandbMode))
 
 
 def add_workers(command: argparse.ArgumentParser, default: int = 1) -> None:
-    command.add_argument("--workers", type=int, default=default, help=f"runner processes (default: {default})")
+    command.add_argument(
+        "--workers", type=int, default=default, help=f"{options.help_of(options.Workers)} (default: {default})"
+    )
 
 
 def add_retry_failed(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--retry-failed", action="store_true", help="run failed points again")
+    command.add_argument("--retry-failed", action="store_true", help=options.help_of(options.RetryFailed))

@@ -16,6 +16,7 @@ from ftscale.cli import parsing
 from ftscale.cli.main import quiet_libraries
 from ftscale.errors import InputError, MissingFileError
 from ftscale.reports.finalize import complete_sweep
+from ftscale.reports.terminal import sweep_lines
 from ftscale.reports.wandb_settings import project
 from ftscale.sweeps.executors import Executor, InProcess, run_isolated
 from ftscale.sweeps.layout import Target, open_store
@@ -232,9 +233,9 @@ def _fit_line(state: dict) -> str:
     if state["completed_by"] is None:
         return "fit: when the sweep is complete"
     if state["fitted_at"] is not None:
-        return "fit: done (ftscale law fit --sweep DIR fits again)"
+        return "fit: done (ftscale law fit-sweep DIR fits again)"
     if state["fit_error"] is not None:
-        return f"fit: failed: {_last_line(state['fit_error'])}; fit it with ftscale law fit --sweep DIR"
+        return f"fit: failed: {_last_line(state['fit_error'])}; fit it with ftscale law fit-sweep DIR"
     if state["fit_owner"] is not None and state["fit_expires"] >= state["now"]:
         return f"fit: running in {state['fit_owner']} (lease for {state['fit_expires'] - state['now']:.0f} s more)"
     return "fit: due (the next sweep run, sweep point or sweep status fits it)"
@@ -345,4 +346,7 @@ def main(argv: list[str]) -> int:
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     console.print(f"results: {store} (ftscale sweep status DIR)", markup=False)
+    if FitTask(store).state()["fitted_at"] is not None:  # fitted: the claims and the decision, one line each
+        for line in sweep_lines(args.dir or Path("runs") / "sweeps" / store.sweep):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 1 if counts["failed"] else 0

@@ -168,8 +168,10 @@ class FinetuneModule(L.LightningModule):
         # No KV cache: with one, transformers ignores packed position_ids when it builds the attention mask.
         logits = self.model(**inputs, use_cache=False).logits
         logits = logits.view(*labels.shape[:1], -1, logits.size(-1))  # back to rows after flattening
-        # Prompt tuning prepends virtual tokens: keep only the positions of the real input.
-        logits = logits[:, -labels.size(1) :]
+        # Prompt tuning prepends virtual tokens: keep only the positions of the real input. Only then: the backward
+        # of a slice writes the gradient into a zeroed copy of the whole [B, T, vocab] logits.
+        if logits.size(1) != labels.size(1):
+            logits = logits[:, -labels.size(1) :]
         # Shift the labels left rather than the logits right: [B, T, vocab] logits then need no copy.
         targets = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
         nll = F.cross_entropy(

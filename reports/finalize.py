@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ftscale.analysis import PointResult, fit_sweep
+from ftscale.analysis import PointResult, fit_sweep, law_options
 from ftscale.analysis.wandb_points import merge_points, parse_path, points_from_wandb
 from ftscale.reports.figures import draw_figures
 from ftscale.reports.html import write_html
@@ -50,7 +50,8 @@ def finalize_sweep(
     if from_wandb is not None:
         points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
     held_out = held_out_rules(spec.get("held_out", []))
-    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=available_cpus())
+    cpus, options = available_cpus(), law_options(spec.get("laws"))
+    results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=cpus, options=options)
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
     report = write_html(sections, f"ftscale sweep {results.sweep}", sweep_dir)

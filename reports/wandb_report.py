@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ftscale.reports.sections import Section, Table
+from ftscale.reports.sections import Figure, Section, Table
 
 OFFLINE = "W&B report skipped: it needs an online W&B login (`wandb login` or WANDB_API_KEY); W&B is {mode} here"
 
@@ -60,6 +60,8 @@ def _table(table: Table) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, Figure):  # shown in the panels below the text
+        return value.caption
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value).replace("|", "\\|").replace("\n", " ")

@@ -14,6 +14,7 @@ from ftscale.errors import InputError, MissingFileError
 from ftscale.sweeps.points import Backbone, Method, Point, Recipe, Transfer, expand, point_cli_args, point_dir
 
 if TYPE_CHECKING:
+    from ftscale.analysis.options import LawOptions
     from ftscale.backbones.params import ParameterCounts
     from ftscale.ladder.pretrain import PretrainConfig
 
@@ -22,7 +23,7 @@ __all__ = ["Point", "SweepSpec", "load_spec", "point_cli_args", "point_dir"]
 AXES = ("model_size", "pretrain_tokens", "pet_size")
 FIELDS = (
     "name", "base_config", "ladder", "task", "methods", "axes", "default_model", "default_size", "default_revision",
-    "default_tokens", "train_sizes", "seeds", "held_out", "data", "trainer", "recipe", "transfer", "retention",
+    "default_tokens", "train_sizes", "seeds", "held_out", "data", "trainer", "recipe", "transfer", "retention", "laws",
 )  # fmt: skip
 TOKENS_PER_PARAMETER = "tokens_per_parameter"  # a ladder checkpoint named by its tokens per parameter
 RECIPE_FIELDS = ("epochs", "min_steps", "max_steps", "val_check_interval", "early_stopping")
@@ -52,6 +53,7 @@ class SweepSpec:
     max_steps: int | None  # steps per run, when the same for every run
     batch_size: int | None  # the spec's data.batch_size (a method may override it)
     sequence_tokens: int | None  # max source + target tokens of a training example
+    laws: "LawOptions"  # the candidate law forms, the primary form, the sharing, the decision's target
 
     @property
     def model_sizes(self) -> tuple[str, ...]:
@@ -105,6 +107,8 @@ def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
     # Imported here, not at the top: they load torch and transformers, which runners draining a store
     # (they only need `point_cli_args`) and `ftscale sweep status` never need.
     from lightning import Trainer
+
+    from ftscale.analysis.options import law_options  # the analysis reads `laws`, so it checks it
 
     name = raw.get("name")
     _check(isinstance(name, str) and name and "/" not in name, "name", f"a non-empty string without '/', got {name!r}")
@@ -173,6 +177,7 @@ def _validate(raw: dict[str, Any], resolve: bool) -> SweepSpec:
         max_steps=_fixed_steps(recipe, trainer.get("max_steps", (base.get("trainer") or {}).get("max_steps"))),
         batch_size=batch_size,
         sequence_tokens=_sum_ints(data_default("max_source_tokens"), data_default("max_target_tokens")),
+        laws=law_options(raw.get("laws")),
     )
     if recipe is not None and recipe.epochs is not None:
         unknown = [m.name for m in methods if not (_is_int(spec.batch_size_of(m)) and spec.batch_size_of(m) > 0)]

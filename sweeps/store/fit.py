@@ -73,7 +73,7 @@ class FitTask:
         return self._owned(owner, "fitted_at = {now}, fit_owner = NULL, fit_expires = NULL") == 1
 
     def fail(self, owner: str, error: str) -> None:
-        """Record that the fit raised `error`: it is not started again by itself (`ftscale law fit --sweep DIR`)."""
+        """Record that the fit raised `error`: it is not started again by itself (`ftscale law fit-sweep DIR`)."""
         self._owned(owner, "fit_error = ?, fit_owner = NULL, fit_expires = NULL", (error,))
 
     def release(self, owner: str) -> None:
@@ -118,7 +118,7 @@ def fit_when_due(store: Store, fit: Callable[[str], None], owner: str | None = N
             fit(fit_id)
     except Exception as error:
         task.fail(owner, "".join(traceback.format_exception(error)).rstrip())
-        log.exception("fitting the sweep %s failed; fit it again with `ftscale law fit --sweep DIR`", store.sweep)
+        log.exception("fitting the sweep %s failed; fit it again with `ftscale law fit-sweep DIR`", store.sweep)
         return False
     except BaseException:  # interrupted (Ctrl-C, a requeue): not this fit's fault, the next caller runs it
         task.release(owner)

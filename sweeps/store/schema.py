@@ -75,7 +75,7 @@ ADDED = (
 def add_columns(tx: Any, present: Callable[[str], set[str]]) -> None:
     """Within the caller's (schema-locked) transaction: add the `ADDED` columns a table lacks (`present` names a
     table's columns). A sweep completed before the fit was a task counts as fitted: the run that completed it
-    fitted it then (`ftscale law fit --sweep DIR` fits it again)."""
+    fitted it then (`ftscale law fit-sweep DIR` fits it again)."""
     missing = [(table, column, kind) for table, column, kind in ADDED if column not in present(table)]
     for table, column, kind in missing:
         tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

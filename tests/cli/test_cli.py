@@ -1,6 +1,7 @@
 """The `ftscale` command: help, config printing, one-line errors for bad input, and real runs."""
 
 import csv
+import inspect
 import math
 from pathlib import Path
 
@@ -8,8 +9,10 @@ import pytest
 import torch
 import yaml
 
+from ftscale.cli.commands import Function, Group
 from ftscale.cli.demo import PROFILES, with_world_seed, world_seed_of
 from ftscale.cli.lightning import FtscaleCLI, config_args
+from ftscale.cli.main import COMMANDS as TABLE
 from ftscale.cli.main import hint, main
 from ftscale.configs import INSTALLED, config_path
 from ftscale.errors import InputError
@@ -32,6 +35,64 @@ def test_help_lists_every_command(capsys):
 
 def test_unknown_command_is_refused(capsys):
     assert main(["train"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: ftscale: no command 'train'; choose from fit, validate, test, pretrain,")
+
+
+def typed_commands(group: Group, prog: str = "ftscale") -> dict[str, Function]:
+    """Every command of the dispatch table that is a typed function, by its command line (`ftscale law fit`)."""
+    found = {}
+    for name, command in group.commands.items():
+        if isinstance(command, Group):
+            found |= typed_commands(command, f"{prog} {name}")
+        elif isinstance(command, Function):
+            found[f"{prog} {name}"] = command
+    return found
+
+
+@pytest.mark.parametrize("prog", sorted(typed_commands(TABLE)))
+def test_help_of_every_typed_command_shows_each_option_with_its_help_and_default(prog, capsys):
+    function = typed_commands(TABLE)[prog].load()
+    assert main([*prog.split()[1:], "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"usage: {prog}")
+    for name, param in inspect.signature(function).parameters.items():
+        option = param.kind is param.KEYWORD_ONLY
+        head = f"  --{name.replace('_', '-')}" if option else f"  {name}"
+        start = next(i for i, line in enumerate(lines) if line.startswith((f"{head} ", f"{head},")) or line == head)
+        end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" " * 8)), len(lines))
+        text = " ".join(" ".join(lines[start:end])[len(head) :].split())
+        help_text = text.split(" (", 1)[0] if option else text
+        assert help_text and not help_text.startswith("("), f"{prog} {name}: no help: {text}"
+        if param.default is param.empty:
+            assert "required" in text, f"{prog} {name}: {text}"
+        else:
+            shown = "null" if param.default is None else str(param.default)
+            assert f"default: {shown})" in text, f"{prog} {name}: {text}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["law", "fit", "p.csv", "--df", "d", "--loss", "l", "--delta", "0"], "argument --delta: '0' must be a finite"),
+        (["law", "predict", "f.json", "--df", "1e3", "nan"], "argument --df: 'nan' must be a finite number > 0"),
+        (["law", "critical", "a.json", "b.json", "--level", "1.5"], "argument --level: '1.5' must be a coverage in"),
+        (["law", "decide", "a.json", "b.json", "--df", "10", "--x", "big"], "argument --x: 'big' is not a number"),
+        (["law", "needed", "f.json"], "missing --target"),
+        (["law", "fit", "p.csv", "--df", "d", "--loss", "l", "--loss-kind", "l2"], "argument --loss-kind: invalid"),
+        (["law", "fit-sweep", "runs/x", "--bootstrap", "many"], "argument --bootstrap: Expected a <class 'int'>"),
+        (["law", "fit-sweep", "runs/x", "--wandb", "on"], "argument --wandb: invalid choice: 'on'"),
+        (["select", "t.csv", "--target-df", "1e6", "--candidate", "m", "--df", "d", "--loss", "l", "--predictor", "x"],
+         "argument --predictor: invalid choice: 'x' (choose from 'tail', 'tail-pooled')"),
+        (["pretrain", "--sizes"], "argument --sizes: expected at least one argument"),
+        (["export", "best.ckpt"], "missing out_dir"),
+        (["law", "fitt"], "ftscale law: no command 'fitt'; choose from fit, fit-sweep, predict,"),
+    ],
+)  # fmt: skip
+def test_a_bad_option_is_one_error_line_naming_it_with_exit_code_2(argv, message, capsys):
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {message}"), line
 
 
 def test_print_config_shows_the_swapped_method_and_kept_backbone(in_repo, capsys):

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ftscale.cli.law import main
+from ftscale.cli.main import main
+from ftscale.reports.finalize import BOOTSTRAP
 from ftscale.scaling_laws import ADDITIVE, MULTIPLICATIVE, as_points, fit_points, held_out_mask, load_fit
 from ftscale.scaling_laws.external import lin2024
 from tests.scaling_laws.conftest import synthetic
@@ -20,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TRUTH = {"A": 60.0, "alpha": 0.25, "beta": 0.2, "E": 0.7}
 X, DF = np.geomspace(1e8, 1e10, 4), np.geomspace(1e3, 1e6, 6)
 COLUMNS = ["--x", "N", "--df", "D", "--loss", "L"]
+
+
+def law(argv: list[str]) -> int:
+    """`ftscale law ARGV`."""
+    return main(["law", *argv])
 
 
 def _table(path: Path, x, df, loss, groups=None) -> Path:
@@ -33,7 +39,7 @@ def _table(path: Path, x, df, loss, groups=None) -> Path:
 
 def _fit(tmp_path: Path, name: str, table: Path, *args: str) -> Path:
     out = tmp_path / f"{name}.json"
-    assert main(["fit", str(table), *COLUMNS, *args, "--out", str(out)]) == 0
+    assert law(["fit", str(table), *COLUMNS, *args, "--out", str(out)]) == 0
     return out
 
 
@@ -104,7 +110,7 @@ def test_predict_on_a_grid_writes_csv_and_json(tmp_path, capsys, two_methods):
     fmt, _ = two_methods
     capsys.readouterr()
     grid = ["--x", "1e9", "1e11", "--df", "1e3", "1e4", "1e5"]
-    assert main(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.csv")]) == 0
+    assert law(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.csv")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 6 and all("95% [" in ln for ln in lines)
     assert sum("extrapolation: X = 1e+11 is above" in ln for ln in lines) == 3
@@ -116,17 +122,17 @@ def test_predict_on_a_grid_writes_csv_and_json(tmp_path, capsys, two_methods):
     for row in rows:
         assert float(row["low"]) < float(row["loss"]) < float(row["high"])
         assert float(row["loss"]) == pytest.approx(r.predict(float(row["x"]), float(row["df"])), rel=1e-9)
-    assert main(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.json")]) == 0
+    assert law(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.json")]) == 0
     data = json.loads((tmp_path / "grid.json").read_text())
     assert data["quality"] == "ok" and len(data["rows"]) == 6
-    assert main(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.txt")]) == 2
+    assert law(["predict", str(fmt), *grid, "--out", str(tmp_path / "grid.txt")]) == 2
     assert "write a .csv or a .json table" in capsys.readouterr().err
 
 
 def test_critical_lists_every_crossing_with_sides_intervals_and_the_extrapolation_mark(capsys, two_methods):
     fmt, lora = two_methods
     capsys.readouterr()
-    assert main(["critical", str(fmt), str(lora), "--x", "1e9", "--names", "FMT", "LoRA"]) == 0
+    assert law(["critical", str(fmt), str(lora), "--x", "1e9", "--names", "FMT", "LoRA"]) == 0
     out = capsys.readouterr().out.splitlines()
     crossing = [ln for ln in out if ln.startswith("X=1e+09: critical Df")]
     assert len(crossing) == 1 and "LoRA better below, FMT better above" in crossing[0]
@@ -134,24 +140,42 @@ def test_critical_lists_every_crossing_with_sides_intervals_and_the_extrapolatio
     df_c = float(crossing[0].split("critical Df = ")[1].split()[0])
     inside = load_fit(fmt).ranges["df"][0] <= df_c <= load_fit(fmt).ranges["df"][1]
     assert any(ln.strip().startswith("extrapolation:") for ln in out) == (not inside)
-    assert main(["critical", str(fmt), str(lora), "--x", "1e9", "--df-range", str(df_c * 2), "1e12"]) == 0
+    assert law(["critical", str(fmt), str(lora), "--x", "1e9", "--df-range", str(df_c * 2), "1e12"]) == 0
     assert "no crossing for Df in" in capsys.readouterr().out
 
 
 def test_decide_and_a_degenerate_fit_it_rests_on(tmp_path, capsys, two_methods):
     fmt, lora = two_methods
     capsys.readouterr()
-    assert main(["decide", str(fmt), str(lora), "--x", "1e9", "--df", "2000"]) == 0
+    assert law(["decide", str(fmt), str(lora), "--x", "1e9", "--df", "2000"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("at X = 1e+09, Df = 2000: lora is predicted best") and "paired bootstrap resamples" in out
     assert "next crossing: fmt overtakes lora" in out
     bad = json.loads(fmt.read_text())
     bad |= {"quality": "degenerate", "quality_reasons": ["beta = -0.4 < 0: the loss rises with Df (wrong sign)"]}
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    assert main(["decide", str(tmp_path / "bad.json"), str(lora), "--x", "1e9", "--df", "2000"]) == 0
+    assert law(["decide", str(tmp_path / "bad.json"), str(lora), "--x", "1e9", "--df", "2000"]) == 0
     assert capsys.readouterr().out.startswith("not decidable: the bad fit is degenerate: beta = -0.4 < 0")
-    assert main(["critical", str(tmp_path / "bad.json"), str(lora), "--x", "1e9"]) == 0
+    assert law(["critical", str(tmp_path / "bad.json"), str(lora), "--x", "1e9"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("warning: the bad fit is degenerate") and "[degenerate fit]" in out
-    assert main(["decide", str(fmt), str(lora), "--x", "1e9", "--df", "2000", "--names", "a", "a"]) == 2
+    assert law(["decide", str(fmt), str(lora), "--x", "1e9", "--df", "2000", "--names", "a", "a"]) == 2
     assert "different names" in capsys.readouterr().err
+
+
+def test_fit_sweep_hands_its_options_to_the_sweep_fit(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def finalize(sweep_dir, **options):
+        calls.append((sweep_dir, options))
+        return sweep_dir / "report.html"
+
+    monkeypatch.setattr("ftscale.cli.law_sweep.finalize_sweep", finalize)
+    argv = ["fit-sweep", str(tmp_path), "--store", "sqlite:///r.sqlite", "--bootstrap", "5", "--wandb", "off"]
+    assert law([*argv, "--from-wandb", "team/project", "--wandb-report"]) == 0
+    options = {"store": "sqlite:///r.sqlite", "wandb": "off", "bootstrap": 5, "from_wandb": "team/project"}
+    assert calls == [(tmp_path, options | {"wandb_report": True})]
+    assert capsys.readouterr().out == f"laws: {tmp_path / 'laws.json'}\nreport: {tmp_path / 'report.html'}\n"
+    assert law(["fit-sweep", str(tmp_path)]) == 0  # the defaults: the store beside the sweep, the sweep fit's resamples
+    defaults = {"store": None, "wandb": None, "bootstrap": BOOTSTRAP, "from_wandb": None, "wandb_report": False}
+    assert calls[1] == (tmp_path, defaults)

@@ -7,13 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from ftscale.cli.law import main
+from ftscale.cli.main import main
 from ftscale.scaling_laws import MULTIPLICATIVE, FitResult, ScalingLawError, fit, load_fit, read_points
 
 from .conftest import synthetic
 
 TRUTH = {"A": 60.0, "alpha": 0.25, "beta": 0.2, "E": 0.7}
 DATA = synthetic(MULTIPLICATIVE, TRUTH, np.geomspace(1e8, 1e10, 4), np.geomspace(1e3, 1e6, 6), 0.01, seed=4)
+
+
+def law(argv: list[str]) -> int:
+    """`ftscale law ARGV`."""
+    return main(["law", *argv])
 
 
 def _write(path, fmt: str, rows: list[dict]) -> None:
@@ -51,7 +56,7 @@ def test_cli_fit_predict_needed_critical(tmp_path, capsys):
     _write(tmp_path / "p.csv", "csv", _rows(*DATA))
     out = tmp_path / "fit.json"
     args = ["fit", str(tmp_path / "p.csv"), "--x", "N", "--df", "D", "--loss", "L", "--held-out", "x=max"]
-    assert main([*args, "--out", str(out), "--bootstrap", "20", "--plot", str(tmp_path / "fig.png")]) == 0
+    assert law([*args, "--out", str(out), "--bootstrap", "20", "--plot", str(tmp_path / "fig.png")]) == 0
     saved = json.loads(out.read_text())
     for key in ("law", "params", "objective", "delta_e", "delta_h", "n_fit", "n_held_out", "intervals"):
         assert key in saved
@@ -59,13 +64,13 @@ def test_cli_fit_predict_needed_critical(tmp_path, capsys):
     assert (tmp_path / "fig.png").stat().st_size > 0 and (tmp_path / "fig.svg").stat().st_size > 0
     r = FitResult.from_dict(saved)
     capsys.readouterr()
-    assert main(["predict", str(out), "--x", "2e9", "--df", "1e4"]) == 0
+    assert law(["predict", str(out), "--x", "2e9", "--df", "1e4"]) == 0
     assert f"{r.predict(2e9, 1e4):.6g}" in capsys.readouterr().out
-    assert main(["needed", str(out), "--x", "2e9", "--target", f"{r.predict(2e9, 1e4):.12g}"]) == 0
+    assert law(["needed", str(out), "--x", "2e9", "--target", f"{r.predict(2e9, 1e4):.12g}"]) == 0
     assert "10000" in capsys.readouterr().out
     other = FitResult(**{**saved, "params": {**r.params, "A": 5.0, "beta": 0.05}})
     other.save(tmp_path / "other.json")
-    assert main(["critical", str(out), str(tmp_path / "other.json"), "--x", "1e9", "2e9"]) == 0
+    assert law(["critical", str(out), str(tmp_path / "other.json"), "--x", "1e9", "2e9"]) == 0
     lines = [ln for ln in capsys.readouterr().out.strip().splitlines() if not ln.startswith(" ")]
     assert len(lines) == 2 and all("critical Df" in ln for ln in lines)
 
@@ -74,7 +79,7 @@ def test_cli_all_chooses_by_cross_validation(tmp_path, capsys):
     _write(tmp_path / "p.jsonl", "jsonl", _rows(*DATA))
     out = tmp_path / "all.json"
     args = ["fit", str(tmp_path / "p.jsonl"), "--law", "all", "--x", "N", "--df", "D", "--loss", "L"]
-    assert main([*args, "--held-out", "df=max", "--out", str(out)]) == 0
+    assert law([*args, "--held-out", "df=max", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())
     scores = [c["score"] for c in saved["cv"] if c["score"] is not None and not c["degenerate"]]
     assert saved["ranked_by"] == "cross-validation" and scores == sorted(scores)
@@ -83,7 +88,7 @@ def test_cli_all_chooses_by_cross_validation(tmp_path, capsys):
 
 
 def _bad(tmp_path, capsys, argv: list[str], *needles: str) -> None:
-    assert main(argv) == 2
+    assert law(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
     for n in needles:
@@ -136,10 +141,12 @@ def test_cli_usage_errors_are_one_line(tmp_path, capsys):
     _bad(tmp_path, capsys, ["fit", str(tmp_path / "nope.csv"), "--x", "N", "--df", "D", "--loss", "L"], "nope.csv")
 
 
-def test_help_names_the_program(capsys):
-    assert main(["--help"]) == 0
+def test_help_names_the_program_and_forms_lists_the_laws(capsys):
+    assert law(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: ftscale law <command>")
+    assert law(["forms"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: ftscale law") and "rectified" in out
+    assert all(f"{name} " in out for name in ("multiplicative", "additive", "power", "rectified"))
 
 
 def test_api_errors_are_scaling_law_errors():
@@ -157,6 +164,6 @@ def test_cli_tie_fits_one_exponent(tmp_path):
     _write(tmp_path / "p.csv", "csv", _rows(*DATA))
     out = tmp_path / "tied.json"
     argv = ["fit", str(tmp_path / "p.csv"), "--law", "additive", "--x", "N", "--df", "D", "--loss", "L"]
-    assert main([*argv, "--tie", "beta=alpha", "--out", str(out)]) == 0
+    assert law([*argv, "--tie", "beta=alpha", "--out", str(out)]) == 0
     saved = json.loads(out.read_text())
     assert saved["tied"] == [["alpha", "beta"]] and saved["params"]["alpha"] == saved["params"]["beta"]

@@ -112,7 +112,7 @@ def test_a_fit_that_raises_is_recorded_not_retried_and_one_interrupted_is_given_
     with caplog.at_level(logging.ERROR):
         assert not fit_when_due(store, broken)
     assert "ZeroDivisionError: a bug in the fit" in FitTask(store).state()["fit_error"]
-    assert "ftscale law fit --sweep" in caplog.text and not fit_when_due(store, broken)
+    assert "ftscale law fit-sweep" in caplog.text and not fit_when_due(store, broken)
 
 
 def test_a_fit_whose_process_died_three_times_is_failed(url):
