@@ -125,7 +125,11 @@ def _from_laws(
         if lacking:
             untestable[subject] = why
             continue
-        values[subject] = float(op(np.float64(law1.fit.params[names[0]]), np.float64(law2.fit.params[names[1]])))
+        value = float(op(np.float64(law1.fit.params[names[0]]), np.float64(law2.fit.params[names[1]])))
+        if not np.isfinite(value):  # e.g. a ratio to an exponent that is not positive
+            untestable[subject] = "; ".join(filter(None, [why, f"{quantity} is not defined at the fitted parameters"]))
+            continue
+        values[subject] = value
         if why:
             untestable[subject] = why
         s1, s2 = _param_samples(law1, names[0]), _param_samples(law2, names[1])

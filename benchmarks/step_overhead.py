@@ -3,25 +3,32 @@
 Both loops train the same ladder model (random init) on the same batches with the same loss
 (`FinetuneModule.token_nll`) and AdamW; a step is timed from one batch start to the next, so data
 fetching and every bit of loop machinery count. Prints the medians and their ratio (goal: <= 1.10).
+The garbage collector runs before each loop, outside the timing, so neither pays for what the other left
+(benchmarks/throughput.py says why); OpenMP threads wait passively, as under `ftscale`.
 
     python benchmarks/step_overhead.py [--size m] [--steps 60] [--batch 16] [--length 96] [--rounds 4]
 """
 
-import argparse
-import itertools
-import statistics
-import tempfile
-import time
+from ftscale.cli.main import wait_passively
 
-import lightning as L
-import torch
-from lightning.pytorch.callbacks import Callback
-from torch.utils.data import DataLoader
-from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
+wait_passively()  # before torch loads, as the ftscale CLI does
 
-from ftscale.datamodules.batching import IGNORE_INDEX
-from ftscale.ladder.shapes import ladder_config
-from ftscale.lightning_modules import FullFinetune
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import itertools  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+from lightning.pytorch.callbacks import Callback  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup  # noqa: E402
+
+from ftscale.datamodules.batching import IGNORE_INDEX  # noqa: E402
+from ftscale.ladder.shapes import ladder_config  # noqa: E402
+from ftscale.lightning_modules import FullFinetune  # noqa: E402
 
 
 def batches(n: int, batch: int, length: int, vocab: int) -> list[dict[str, torch.Tensor]]:
@@ -98,6 +105,7 @@ def main() -> None:
             module = FullFinetune(backbone=root + "/backbone", warmup_ratio=0.0)
             module.configure_model()
             loader = DataLoader(data, batch_size=None)
+            gc.collect()  # what the last loop left is collected here, not inside this loop's steps
             times = (
                 plain_loop(module, loader, 1e-3)
                 if name == "plain"

@@ -18,7 +18,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NoReturn, Union
 
 import docstring_parser
@@ -57,7 +57,7 @@ class Group:
     """A command made of subcommands (`ftscale law fit ...`); `epilog` ends its `--help`."""
 
     help: str
-    commands: dict[str, Function | Module | Group] = field(default_factory=dict)
+    commands: dict[str, Function | Module | Group]
     epilog: str = ""
 
     def usage(self, prog: str) -> str:
@@ -102,7 +102,7 @@ class Parser(ArgumentParser):
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         see = f"(see '{self.prog} --help')"
-        if message.endswith(see):  # argparse's own errors come through here twice
+        if message.endswith(see):  # jsonargparse hands argparse's own errors to error() once more
             super().error(message, ex)
         names = {action.dest: (action.option_strings or [action.dest])[0] for action in self._actions}
         # jsonargparse's `Parser key "held_out" element 2:\n  Not of type Positive: ...` as argparse says it
@@ -137,8 +137,7 @@ def add_parameter(parser: Parser, param: inspect.Parameter, hint: Any, doc: str 
         kwargs["default"] = param.default
     elif option:
         kwargs["required"] = True
-    many = typing.get_origin(hint) is list
-    if many:
+    if typing.get_origin(hint) is list:
         (hint,) = typing.get_args(hint)
         if option:
             kwargs |= {"nargs": "+", "action": "extend"}  # several values, and repeatable

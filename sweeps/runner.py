@@ -1,5 +1,7 @@
 """Running a sweep: put its points in the store, claim, run and record them until none is left, then fit the sweep
-once (a task of the store). An interrupted run gives its points back: a rerun resumes them."""
+once (a task of the store). An interrupted run gives its points back: a rerun resumes them. An adaptive sweep
+(`sweeps/adaptive.py`) is drained stage by stage: when a stage is settled, whichever runner finds it so runs the
+selection after it (a task of the store, done once), which opens the next stage's points or ends the sweep."""
 
 import contextlib
 import io
@@ -22,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from ftscale.configs import config_path
 from ftscale.errors import InputError
+from ftscale.sweeps.adaptive import Adaptive, plan_stages
 from ftscale.sweeps.cores import threads_per_worker
 from ftscale.sweeps.executors import Executor, Job, run_isolated
 from ftscale.sweeps.interrupts import GRACE_S, INTERRUPTED, interruptible, sigint_ignored
@@ -36,8 +39,10 @@ from ftscale.sweeps.layout import (
     set_aside,
 )
 from ftscale.sweeps.spec import SweepSpec, load_spec, point_cli_args
+from ftscale.sweeps.stage_selection import decide
 from ftscale.sweeps.store import LEASE_S, LeaseLost, Store, fit_when_due, lease_owner
 from ftscale.sweeps.store.lease import is_dead_here, renewing
+from ftscale.sweeps.store.stages import StageTask, select_when_due
 
 CALLBACK = "ftscale.callbacks.ScalingLawCallback"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
@@ -49,15 +54,30 @@ FitSweep = Callable[..., None]
 
 
 def prepare_sweep(
-    spec_path: str | Path, sweep_dir: str | Path | None = None, store: str | None = None, wandb: str | None = None
+    spec_path: str | Path,
+    sweep_dir: str | Path | None = None,
+    store: str | None = None,
+    wandb: str | None = None,
+    adaptive: Adaptive | None = None,
 ) -> tuple[SweepSpec, Target]:
-    """Load a spec and put its points in its store (default dir `runs/sweeps/<name>`), with a copy of the spec."""
+    """Load a spec and put its points in its store (default dir `runs/sweeps/<name>`), with a copy of the spec.
+
+    With `adaptive`, or for a store that holds an adaptive sweep already, the points are placed in their stages
+    (`sweeps/adaptive.py`): InputError if the store's adaptive sweep has other settings or other points."""
     spec = load_spec(spec_path)
     target = Target(Path(sweep_dir or Path("runs") / "sweeps" / spec.name), store, wandb)
     target.sweep_dir.mkdir(parents=True, exist_ok=True)  # a PostgreSQL store makes no file in it
     # Opened for the spec's name first (and with the URL as given, whose password libpq then keeps): a store made
     # for another spec is refused before anything is written.
-    open_store(target.sweep_dir, store, spec.name).add_points(spec.points())
+    results = open_store(target.sweep_dir, store, spec.name)
+    stages = StageTask(results)
+    settings = adaptive.settings() if adaptive is not None else stages.settings()
+    plan = None if settings is None else plan_stages(spec, Adaptive.from_settings(settings))
+    if plan is not None:
+        stages.check_points(set(plan))  # before they are added: new points of a changed spec would be claimable
+    results.add_points(spec.points())
+    if plan is not None:
+        stages.configure(settings, plan)
     (target.sweep_dir / SPEC).write_text(config_path(spec_path).read_text())  # the fit reads held_out rules from it
     return spec, target
 
@@ -76,6 +96,7 @@ def run_sweep(
     wandb: str | None = None,
     placed: Sequence[Executor] = (),
     worker_setup: Callable[[], None] | None = None,
+    adaptive: Adaptive | None = None,
 ) -> Store:
     """Run every pending point of a sweep (default dir `runs/sweeps/<name>`), then its fit if due; return its store.
 
@@ -89,11 +110,13 @@ def run_sweep(
     (cached) every ladder checkpoint the points use, so runners never race on it. The sweep's fit (`fit`) runs
     once, in whichever process completes the sweep, or here if that process died. A Ctrl-C gives every point
     in flight back (pending, resumed from its last save by the next claim) and raises KeyboardInterrupt.
+
+    `adaptive` makes it an adaptive sweep (`sweeps/adaptive.py`); a store that holds one goes on with it anyway.
     """
     if workers < 1:
         raise InputError(f"--workers={workers}: use at least 1")
     with interruptible():
-        spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb)
+        spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb, adaptive)
         results = target.open()
         if retry_failed:
             results.retry_failed()
@@ -140,6 +163,7 @@ def run_point(
         row = results.claim_point(point_id, owner, lease_s)
         if row is not None:
             _run_claimed(results, row, target, owner, execute, lease_s, fit)
+        select_if_due(target, fit, owner, results)  # an adaptive sweep's stage this point settled
         fit_if_due(target, fit, owner, results)  # its claim may have completed the sweep, or an earlier fit died
         return results.get(point_id)["status"]
 
@@ -156,6 +180,17 @@ def fit_if_due(target: Target, fit: FitSweep | None, owner: str | None = None, s
     return fit_when_due(store or target.open(), run, owner)
 
 
+def select_if_due(target: Target, fit: FitSweep | None, owner: str | None = None, store: Store | None = None) -> bool:
+    """Run the selection after an adaptive sweep's settled stage here if it is due (see `select_when_due`), and the
+    sweep's fit if the selection ended the sweep; return whether the selection ran here."""
+    store = store or target.open()
+    owner = owner or lease_owner()
+    ran, completed = select_when_due(store, decide, owner)
+    if completed:
+        fit_if_due(target, fit, owner, store)
+    return ran
+
+
 def drain(
     target: Target,
     execute: Executor = run_isolated,
@@ -165,17 +200,20 @@ def drain(
     stop: Any = None,
 ) -> int:
     """Claim and run points of a sweep's store until none is left, then run its fit if it is due; return how many
-    points this runner ran. `stop` (an Event) ends it before its next claim."""
+    points this runner ran. An adaptive sweep's selection after a settled stage runs here when this runner finds
+    it due, and it waits while another runs it. `stop` (an Event) ends it before its next claim."""
     store = target.open()
     ran = 0
     while stop is None or not stop.is_set():
         owner = lease_owner()  # one per claim: a completion taken by a claim is told apart from a run's
         row = store.claim(owner, lease_s)
         if row is None:
-            if not store.counts()["running"]:
+            if select_if_due(target, fit, owner, store):
+                continue  # the next stage's points are open, or the sweep ended
+            if not store.counts()["running"] and not StageTask(store).busy():
                 fit_if_due(target, fit, owner, store)  # the claim may have failed the sweep's last point
                 break
-            # Other runners still hold points: take over those whose runner died, else wait for them.
+            # Other runners still hold points (or the selection): take over those whose runner died, else wait.
             if not _expire_dead_local_runners(store):
                 time.sleep(min(lease_s / 3, 1.0))
             if on_point is not None:
@@ -385,7 +423,7 @@ def _progress(store: Store, name: str, show: bool) -> Iterator[Callable[[], None
         with progress:
             counts = store.counts()
             # Points settled before this run start the bar, so they do not count towards the speed (ETA).
-            settled = counts["done"] + counts["failed"]
+            settled = counts["done"] + counts["failed"] + counts.get("skipped", 0)
             task = progress.add_task(name, total=sum(counts.values()), completed=settled, done=0, failed=0, left=0)
 
             def refresh() -> None:
@@ -399,6 +437,6 @@ def _progress(store: Store, name: str, show: bool) -> Iterator[Callable[[], None
 
 
 def _update(progress: Progress, task: TaskID, counts: dict[str, int]) -> None:
-    settled = counts["done"] + counts["failed"]
-    left = counts["pending"] + counts["running"]
+    settled = counts["done"] + counts["failed"] + counts.get("skipped", 0)
+    left = counts["pending"] + counts["running"] + counts.get("held", 0)
     progress.update(task, completed=settled, done=counts["done"], failed=counts["failed"], left=left)

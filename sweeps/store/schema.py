@@ -6,11 +6,15 @@ from functools import cache
 from typing import Any
 
 STATUSES = ("pending", "running", "done", "failed")
+# An adaptive sweep's points also wait for their stage to open (`held`) or are never run (`skipped`: their candidate
+# was dropped, or the sweep chose before their stage); `Store.counts` shows these only where present.
+ADAPTIVE_STATUSES = ("held", "skipped")
+UNSETTLED = "('pending', 'running', 'held')"  # a sweep with a point in one of these is not complete
 
 # The columns of a point as the Store returns it (`sweep` and `seq`, the insertion order, stay internal).
 POINT_COLUMNS = (
     "id", "method", "axes", "factors", "args", "status", "lease_owner", "lease_expires", "heartbeat_at", "attempts",
-    "metrics", "error", "created_at", "started_at", "finished_at",
+    "metrics", "error", "created_at", "started_at", "finished_at", "candidate", "stage", "planned_steps",
 )  # fmt: skip
 # The end-of-sweep fit, a task of its own: leased like a point by whoever completes the sweep (or finds it due),
 # done once per completion (`fit_id` names the completion: a sweep reopened by new points is fitted anew).
@@ -36,7 +40,8 @@ TABLES = (
         fit_expires DOUBLE PRECISION,
         fit_attempts INTEGER NOT NULL DEFAULT 0,
         fitted_at DOUBLE PRECISION,
-        fit_error TEXT
+        fit_error TEXT,
+        adaptive TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS ftscale_points (
         sweep TEXT NOT NULL,
@@ -56,9 +61,40 @@ TABLES = (
         created_at DOUBLE PRECISION NOT NULL,
         started_at DOUBLE PRECISION,
         finished_at DOUBLE PRECISION,
+        candidate TEXT,
+        stage INTEGER,
+        planned_steps INTEGER,
         PRIMARY KEY (sweep, id)
     )""",
     "CREATE INDEX IF NOT EXISTS ftscale_points_queue ON ftscale_points (sweep, status, seq)",
+    # An adaptive sweep (`sweeps/store/stages.py`): the selection after each stage, a task leased like the fit, and
+    # the candidates it dropped, each with its reason.
+    """CREATE TABLE IF NOT EXISTS ftscale_stages (
+        sweep TEXT NOT NULL,
+        stage INTEGER NOT NULL,
+        opened_at DOUBLE PRECISION NOT NULL,
+        owner TEXT,
+        expires DOUBLE PRECISION,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        selected_at DOUBLE PRECISION,
+        error TEXT,
+        result TEXT,
+        PRIMARY KEY (sweep, stage)
+    )""",
+    """CREATE TABLE IF NOT EXISTS ftscale_eliminations (
+        sweep TEXT NOT NULL,
+        candidate TEXT NOT NULL,
+        stage INTEGER NOT NULL,
+        p_worse DOUBLE PRECISION NOT NULL,
+        loss DOUBLE PRECISION NOT NULL,
+        low DOUBLE PRECISION NOT NULL,
+        high DOUBLE PRECISION NOT NULL,
+        leader TEXT NOT NULL,
+        leader_loss DOUBLE PRECISION NOT NULL,
+        leader_low DOUBLE PRECISION NOT NULL,
+        leader_high DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (sweep, candidate)
+    )""",
 )
 # Columns later versions added, as (table, column, type): a store made before them gets them when opened.
 ADDED = (
@@ -69,6 +105,10 @@ ADDED = (
     ("ftscale_sweeps", "fit_attempts", "INTEGER NOT NULL DEFAULT 0"),
     ("ftscale_sweeps", "fitted_at", "DOUBLE PRECISION"),
     ("ftscale_sweeps", "fit_error", "TEXT"),
+    ("ftscale_sweeps", "adaptive", "TEXT"),
+    ("ftscale_points", "candidate", "TEXT"),
+    ("ftscale_points", "stage", "INTEGER"),
+    ("ftscale_points", "planned_steps", "INTEGER"),
 )
 
 

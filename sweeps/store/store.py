@@ -12,11 +12,21 @@ from typing import Any
 from ftscale.errors import InputError
 from ftscale.sweeps.store.backend import Backend, Tx
 from ftscale.sweeps.store.lease import LEASE_S
-from ftscale.sweeps.store.schema import COMPLETE, FIT_COLUMNS, POINT_COLUMNS, REOPEN, STATUSES
+from ftscale.sweeps.store.schema import (
+    ADAPTIVE_STATUSES,
+    COMPLETE,
+    FIT_COLUMNS,
+    POINT_COLUMNS,
+    REOPEN,
+    STATUSES,
+    UNSETTLED,
+)
 from ftscale.sweeps.store.url import parse
 
 COLUMNS = ", ".join(POINT_COLUMNS)
-SWEEP_STATE = ("uid", "completed_by", "created_at", *FIT_COLUMNS)  # what `migrate` copies of a sweep's row
+SWEEP_STATE = ("uid", "completed_by", "created_at", *FIT_COLUMNS, "adaptive")  # what `migrate` copies of a sweep's row
+# The tables of an adaptive sweep's stages and eliminations (`stages.py`), copied whole by `migrate`.
+STAGE_TABLES = ("ftscale_stages", "ftscale_eliminations")
 CLAIMABLE = "(status = 'pending' OR (status = 'running' AND lease_expires < {now}))"
 
 
@@ -238,6 +248,9 @@ class Store:
             )
             if count:
                 tx.run(f"UPDATE ftscale_sweeps SET {REOPEN} WHERE name = ?", (self.sweep,))
+                # An adaptive sweep's selection that failed is tried again with them (`stages.py`).
+                tx.run("UPDATE ftscale_stages SET error = NULL, attempts = 0 WHERE sweep = ? AND error IS NOT NULL",
+                       (self.sweep,))  # fmt: skip
             return count
 
         return self.backend.transact(retry, write=True)
@@ -280,8 +293,7 @@ class Store:
         """
         taken = self._lock_sweep(tx)["completed_by"]
         left = tx.one(
-            "SELECT COUNT(*) AS n FROM ftscale_points WHERE sweep = ? AND status IN ('pending', 'running')",
-            (self.sweep,),
+            f"SELECT COUNT(*) AS n FROM ftscale_points WHERE sweep = ? AND status IN {UNSETTLED}", (self.sweep,)
         )["n"]
         if left or taken is not None:
             return False
@@ -306,15 +318,18 @@ class Store:
         return [_decode(row) for row in self.backend.transact(lambda tx: tx.all(sql, (self.sweep,)), write=False)]
 
     def counts(self) -> dict[str, int]:
-        """Points per status (every status present, zero if none)."""
+        """Points per status: every one of STATUSES (zero if none), and an adaptive sweep's `held` and `skipped`
+        where it has such points."""
         sql = "SELECT status, COUNT(*) AS n FROM ftscale_points WHERE sweep = ? GROUP BY status"
         found = {r["status"]: r["n"] for r in self.backend.transact(lambda tx: tx.all(sql, (self.sweep,)), write=False)}
-        return {status: found.get(status, 0) for status in STATUSES}
+        return {status: found.get(status, 0) for status in STATUSES} | {
+            status: found[status] for status in ADAPTIVE_STATUSES if status in found
+        }
 
     def is_complete(self) -> bool:
-        """Whether every point is done or failed (and there is at least one)."""
+        """Whether every point is done, failed or skipped (and there is at least one)."""
         counts = self.counts()
-        return sum(counts.values()) > 0 and counts["pending"] == counts["running"] == 0
+        return sum(counts.values()) > 0 and counts["pending"] == counts["running"] == counts.get("held", 0) == 0
 
     def snapshot(self) -> dict[str, Any]:
         """The whole sweep as stored (its uid, completion, fit and every point's raw row), for `migrate`."""
@@ -322,7 +337,8 @@ class Store:
 
         def read(tx: Tx) -> dict[str, Any]:
             sweep = tx.one(f"SELECT {', '.join(SWEEP_STATE)} FROM ftscale_sweeps WHERE name = ?", (self.sweep,))
-            return {**sweep, "points": tx.all(sql, (self.sweep,))}
+            tables = {table: tx.all(f"SELECT * FROM {table} WHERE sweep = ?", (self.sweep,)) for table in STAGE_TABLES}
+            return {**sweep, "points": tx.all(sql, (self.sweep,)), **tables}
 
         return self.backend.transact(read, write=False)
 
@@ -350,6 +366,12 @@ class Store:
                 f"UPDATE ftscale_sweeps SET {', '.join(f'{name} = ?' for name in SWEEP_STATE)} WHERE name = ?",
                 (*(snapshot[name] for name in SWEEP_STATE), self.sweep),
             )
+            for table in STAGE_TABLES:
+                tx.run(f"DELETE FROM {table} WHERE sweep = ?", (self.sweep,))
+                for row in snapshot.get(table, []):
+                    row = {**row, "sweep": self.sweep}
+                    tx.run(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           tuple(row.values()))  # fmt: skip
             return len(snapshot["points"])
 
         count = self.backend.transact(write, write=True)

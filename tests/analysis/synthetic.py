@@ -11,26 +11,43 @@ DF = [50, 100, 200, 400, 800, 1600]
 HELD_OUT = {"model_size": ["x=max", "df=max"], "pretrain_tokens": ["x=max", "df=max"], "pet_size": ["x=max", "df=max"]}
 # (A, beta, E) per method and alpha per axis; FMT is the data-hungry one, PET size barely matters.
 LAWS = {"fmt": (40.0, 0.30, 1.5), "lora": (12.0, 0.15, 1.6), "prompt_tuning": (8.0, 0.08, 1.8)}
+FULL_MODEL = {"fmt"}  # the methods whose class declares full-model tuning
 
 
 def make_points(
-    alpha_m: float = 0.3, alpha_p: float = 0.1, alpha_t: float = 0.005, noise: float = 0.0, seed: int = 0
+    alpha_m: float = 0.3,
+    alpha_p: float = 0.1,
+    alpha_t: float = 0.005,
+    noise: float = 0.0,
+    seed: int = 0,
+    laws: dict[str, tuple[float, float, float]] | None = None,
+    beta_p: dict[str, float] | None = None,
+    seeds: int = 1,
+    seed_noise: float = 0.0,
 ) -> list[PointResult]:
+    """Points of every method along its axes; `laws` replaces LAWS' (A, beta, E) per method, `beta_p` gives a
+    method's pretraining-token axis a beta of its own; `seeds` subset seeds, each scaling all its points by its own
+    1 + N(0, seed_noise), on top of the independent `noise`."""
     rng = np.random.default_rng(seed)
+    offsets = 1 + seed_noise * rng.standard_normal(seeds)
     points = []
-    for method, (a, beta, e) in LAWS.items():
+    for method, (a, beta, e) in (laws or LAWS).items():
         axes = {"model_size": [(s, n, TOKENS[-1], 4) for s, n in SIZES.items()],
                 "pretrain_tokens": [("m", SIZES["m"], t, 4) for t in TOKENS]}  # fmt: skip
         if method != "fmt":
             axes["pet_size"] = [("m", SIZES["m"], TOKENS[-1], r) for r in PET]
         exponent = {"model_size": alpha_m, "pretrain_tokens": alpha_p, "pet_size": alpha_t}
         for axis, rows in axes.items():
+            b = (beta_p or {}).get(method, beta) if axis == "pretrain_tokens" else beta
             for size, params, tokens, pet in rows:
                 x = {"model_size": params, "pretrain_tokens": tokens, "pet_size": pet}[axis]
                 for df in DF:
-                    loss = a * x ** -exponent[axis] * df**-beta * 10 ** (exponent[axis] * 5) + e
-                    factors = {"model_size": size, "non_embedding_params": params, "pretrain_tokens": tokens,
-                               "pet_size": pet, "train_size": df, "seed": 0}  # fmt: skip
-                    metrics = {"test/loss": loss * (1 + noise * rng.standard_normal())}
-                    points.append(PointResult(f"{method}-{axis}-{x}-{df}", method, (axis,), factors, metrics))
+                    loss = a * x ** -exponent[axis] * df**-b * 10 ** (exponent[axis] * 5) + e
+                    for s in range(seeds):
+                        factors = {"model_size": size, "non_embedding_params": params, "pretrain_tokens": tokens,
+                                   "pet_size": pet, "train_size": df, "seed": s,
+                                   "full_model_tuning": method in FULL_MODEL}  # fmt: skip
+                        metrics = {"test/loss": loss * offsets[s] * (1 + noise * rng.standard_normal())}
+                        point_id = f"{method}-{axis}-{x}-{df}-{s}"
+                        points.append(PointResult(point_id, method, (axis,), factors, metrics))
     return points

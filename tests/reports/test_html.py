@@ -33,15 +33,41 @@ def test_report_shows_every_law_claim_and_crossing(fitted, report):
     results, _, _ = fitted
     html = report.read_text()
     for law in results.laws:
-        assert f"{law.method} along {law.axis}" in html
+        assert f"{law.method} along {law.axis} <span class=\"badge {law.fit.quality}\">" in html
         low, high = law.fit.intervals["beta"]
         assert f"{low:.4g}" in html and f"{high:.4g}" in html  # the shared parameters' intervals are shown
+        assert "data exponent: how fast the loss falls with Df" in html  # each parameter with its meaning
+    claims = re.search(r"The paper.s claims on this sweep</h2>.*?<table>(.*?)</table>", html, flags=re.S).group(1)
+    assert claims.count("<tr>") == 1 + len(results.claims)  # one row per claim, not per subject
     for claim in results.claims:
-        assert f'class="{claim.verdict.replace(" ", "-")}">{claim.verdict}<' in html
-    assert html.count("Df_c") == len(results.critical)
-    assert len(_images(html)) == len(results.laws) + len(results.critical)
+        assert f'class="{claim.verdict.replace(" ", "-")}">{claim.verdict}<' in claims
+    forests = [c for c in results.claims if c.values]
+    assert claims.count("<img") == len(forests) > 0  # each claim's subjects against its threshold, in its row
+    assert "Who wins where" in html and html.count("better below") >= len(results.critical)
+    assert len(_images(html)) == len(results.laws) + len(forests) + len(results.critical)
     assert all(image.startswith(PNG_MAGIC) for image in _images(html))
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)  # nothing loaded from outside
+
+
+def test_choices_are_shown_with_what_they_were_chosen_on(fitted, report):
+    results, _, _ = fitted
+    html = report.read_text()
+    assert "chosen by cross-validation on the fitted points" in html
+    assert html.count("diagnostic: ranked on the held-out points (not used to choose)") == len(results.forms)
+    assert "What each method&#x27;s laws share" in html and all(f"{s.method}: shared" in html for s in results.sharing)
+    assert "Which method to use" in html and results.decisions[0].decision.summary().splitlines()[0][:30] in html
+
+
+def test_the_figures_are_drawn_and_not_blank(fitted):
+    results, sections, sweep_dir = fitted
+    shown = [f for section in sections for f in section.figures]
+    shown += [cell for section in sections for t in section.tables for row in t.rows for cell in row
+              if isinstance(cell, Figure)]  # fmt: skip
+    keys = {figure.key.split("/")[0] for figure in shown}
+    assert keys == {"fit", "claims", "critical"}
+    for figure in shown:
+        image = plt.imread(sweep_dir / figure.path)
+        assert min(image.shape[:2]) > 100 and image[..., :3].std() > 0.01, figure.path
 
 
 def test_report_escapes_text(report):
