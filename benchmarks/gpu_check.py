@@ -36,6 +36,7 @@ missing wheels and map the repository's folders under `ftscale` (docs/benchmarks
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import logging
@@ -47,6 +48,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -71,18 +73,31 @@ MFU_GOAL = 0.45  # FMT on `--size 1b` (issue 21)
 
 @dataclass
 class Setup:
-    """What every part shares: the device, the saved random-init backbone and the training batches."""
+    """What every part shares: the device, the saved random-init backbone, the shape of the batches and a folder."""
 
     device: torch.device
     backbone: str
-    batches: list[dict[str, torch.Tensor]]
+    vocab: int
+    batch: int
+    seq: int
     steps: int
     warmup: int
     root: str
+    precision: str = "bf16-mixed"
 
-    @property
-    def precision(self) -> str:
-        return "bf16-mixed"
+    @functools.cached_property
+    def batches(self) -> list[dict[str, torch.Tensor]]:
+        """`warmup + steps` batches of random tokens, the first quarter of each row a prompt the loss skips."""
+        from ftscale.datamodules.batching import IGNORE_INDEX
+
+        gen = torch.Generator().manual_seed(0)
+        batches = []
+        for _ in range(self.warmup + self.steps):
+            ids = torch.randint(3, self.vocab, (self.batch, self.seq), generator=gen)
+            labels = ids.clone()
+            labels[:, : self.seq // 4] = IGNORE_INDEX
+            batches.append({"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels})
+        return batches
 
 
 @dataclass
@@ -139,16 +154,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     device = torch.device(args.device)
     started = time.perf_counter()
+    print_header(args, device)
+    results: list[PartResult] = []
     with quiet_libraries(), tempfile.TemporaryDirectory() as root:
         setup = prepare(args, device, root)
-        results = [run_part(name, PART_FUNCTIONS[name], setup) for name in args.parts]
-    passed = all(r.passed for r in results)
-    print_table(args, device, results, time.perf_counter() - started)
-    if args.out:
-        report = {"device": device_name(device), "torch": torch.__version__, "args": vars(args), "passed": passed}
-        report |= {"seconds": time.perf_counter() - started, "parts": [asdict(r) for r in results]}
-        args.out.write_text(json.dumps(report, indent=2, default=str))
-    return 0 if passed else 1
+        for name in args.parts:  # each row and the report as soon as its part is done: a cut-off run keeps them
+            results.append(run_part(name, PART_FUNCTIONS[name], setup))
+            print_row(results[-1], results)
+            if args.out:
+                write_report(args.out, args, device, results, time.perf_counter() - started)
+    print_summary(results, time.perf_counter() - started)
+    return 0 if len(results) == len(args.parts) and all(r.passed for r in results) else 1
+
+
+def write_report(out: Path, args: argparse.Namespace, device: torch.device, results: list[PartResult], seconds: float):
+    """The results so far as JSON; `complete` once every part asked for has run."""
+    report = {"device": device_name(device), "packages": package_versions(), "args": vars(args)}
+    report |= {"complete": len(results) == len(args.parts), "passed": all(r.passed for r in results)}
+    report |= {"seconds": seconds, "parts": [asdict(r) for r in results]}
+    out.write_text(json.dumps(report, indent=2, default=str))
 
 
 @contextmanager
@@ -176,7 +200,7 @@ def quiet_libraries() -> Iterator[None]:
 
 
 def prepare(args: argparse.Namespace, device: torch.device, root: str) -> Setup:
-    """Save a random-init Llama of `--size` (fp32, as a hub checkpoint would be loaded) and make the batches."""
+    """Save a random-init Llama of `--size` in fp32, so training loads fp32 master weights (under bf16-mixed)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     shape = SIZES[args.size]
@@ -191,21 +215,7 @@ def prepare(args: argparse.Namespace, device: torch.device, root: str) -> Setup:
     model.save_pretrained(backbone)
     del model
     free_memory(device)
-    return Setup(device, backbone, random_batches(args, shape["vocab_size"]), args.steps, args.warmup, root)
-
-
-def random_batches(args: argparse.Namespace, vocab: int) -> list[dict[str, torch.Tensor]]:
-    """`warmup + steps` batches of random tokens, the first quarter of each row a prompt the loss skips."""
-    from ftscale.datamodules.batching import IGNORE_INDEX
-
-    gen = torch.Generator().manual_seed(0)
-    batches = []
-    for _ in range(args.warmup + args.steps):
-        ids = torch.randint(3, vocab, (args.batch, args.seq), generator=gen)
-        labels = ids.clone()
-        labels[:, : args.seq // 4] = IGNORE_INDEX
-        batches.append({"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels})
-    return batches
+    return Setup(device, backbone, shape["vocab_size"], args.batch, args.seq, args.steps, args.warmup, root)
 
 
 def run_part(name: str, check: Callable[[Setup], dict[str, Any]], setup: Setup) -> PartResult:
@@ -247,7 +257,7 @@ def check_attention(setup: Setup) -> dict[str, Any]:
     chosen = choose_attn_implementation(None)
     expected = "sdpa" if flash_attention_unavailable() else FLASH
     reference = "eager" if chosen == "sdpa" else "sdpa"
-    ids = setup.batches[0]["input_ids"][:1].repeat(3, 1)
+    ids = torch.randint(3, setup.vocab, (1, setup.seq), generator=torch.Generator().manual_seed(0)).repeat(3, 1)
     mask = torch.ones_like(ids)
     pad = ids.size(1) // 4
     mask[1, -pad:] = 0  # right padding, as training batches have
@@ -424,30 +434,54 @@ def local(tensor: torch.Tensor) -> torch.Tensor:
 # --- output -----------------------------------------------------------------------------------------------------
 
 
+PACKAGES = ("torch", "transformers", "peft", "lightning", "bitsandbytes", "flash-attn", "datasets", "pyarrow")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages the parts rest on (None: not installed): a GPU image may hold others than here."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
-def print_table(args: argparse.Namespace, device: torch.device, results: list[PartResult], seconds: float) -> None:
-    """A compact table: one row per part, then the MFU goal and the overall verdict."""
+def print_header(args: argparse.Namespace, device: torch.device) -> None:
     print(
-        f"gpu_check: {device_name(device)}, torch {torch.__version__}, size {args.size}, "
-        f"batch {args.batch} x {args.seq}, {args.steps} timed steps after {args.warmup}, {seconds:.0f} s"
+        f"gpu_check: {device_name(device)}, size {args.size}, batch {args.batch} x {args.seq}, "
+        f"{args.steps} timed steps after {args.warmup}"
     )
-    print(f"{'part':10s} {'status':6s} {'tokens/s':>10s} {'MFU':>6s} {'peak GiB':>8s} {'time s':>6s}  notes")
-    for r in results:
-        v = r.values
-        rate = f"{v['tokens_per_s']:,.0f}" if "tokens_per_s" in v else "-"
-        mfu = f"{v['mfu']:.1%}" if v.get("mfu") is not None else "-"
-        memory = f"{r.peak_memory_gib:.1f}" if r.peak_memory_gib is not None else "-"
-        status = "ok" if r.passed else "FAILED"
-        print(f"{r.part:10s} {status:6s} {rate:>10s} {mfu:>6s} {memory:>8s} {r.seconds:6.1f}  {notes(r, results)}")
+    print("packages: " + ", ".join(f"{name} {version or 'none'}" for name, version in package_versions().items()))
+    print(
+        f"{'part':10s} {'status':6s} {'tokens/s':>10s} {'MFU':>6s} {'peak GiB':>8s} {'time s':>6s}  notes", flush=True
+    )
+
+
+def print_row(result: PartResult, results: list[PartResult]) -> None:
+    v = result.values
+    rate = f"{v['tokens_per_s']:,.0f}" if "tokens_per_s" in v else "-"
+    mfu = f"{v['mfu']:.1%}" if v.get("mfu") is not None else "-"
+    memory = f"{result.peak_memory_gib:.1f}" if result.peak_memory_gib is not None else "-"
+    status = "ok" if result.passed else "FAILED"
+    line = f"{result.part:10s} {status:6s} {rate:>10s} {mfu:>6s} {memory:>8s} {result.seconds:6.1f}"
+    print(f"{line}  {notes(result, results)}", flush=True)
+
+
+def print_summary(results: list[PartResult], seconds: float) -> None:
+    """The MFU goal, then the verdict."""
     fmt = next((r for r in results if r.part == "fmt" and r.values.get("mfu") is not None), None)
     if fmt is not None:
         met = "met" if fmt.values["mfu"] >= MFU_GOAL else "not met"
         print(f"FMT MFU {fmt.values['mfu']:.1%}: goal {MFU_GOAL:.0%} on --size 1b {met}")
     failed = [r.part for r in results if not r.passed]
-    print(f"failed: {', '.join(failed)}" if failed else f"all {len(results)} parts passed")
+    verdict = f"failed: {', '.join(failed)}" if failed else f"all {len(results)} parts passed"
+    print(f"{verdict} ({seconds:.0f} s)")
 
 
 def notes(result: PartResult, results: list[PartResult]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -38,8 +39,15 @@ def matmul_parameters(model: nn.Module) -> tuple[int, int]:
     head = getattr(output, "weight", None)
     lookups = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.weight is not head}
     params = [p for p in model.parameters() if id(p) not in lookups]
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    return trainable, sum(p.numel() for p in params) - trainable
+    trainable = sum(elements(p) for p in params if p.requires_grad)
+    return trainable, sum(elements(p) for p in params) - trainable
+
+
+def elements(parameter: torch.Tensor) -> int:
+    """Weights a token multiplies through in `parameter`: bitsandbytes' 4-bit tensors pack two in a byte and keep the
+    layer's shape in their quantisation state (QLoRA's frozen base would otherwise count half)."""
+    quant_state = getattr(parameter, "quant_state", None)
+    return math.prod(quant_state.shape) if quant_state is not None else parameter.numel()
 
 
 def h200_peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:

@@ -15,13 +15,15 @@ from rich.table import Table
 from ftscale.cli import parsing
 from ftscale.cli.main import quiet_libraries
 from ftscale.errors import InputError, MissingFileError
+from ftscale.reports.adaptive import adaptive_lines
 from ftscale.reports.finalize import complete_sweep
 from ftscale.reports.terminal import sweep_lines
 from ftscale.reports.wandb_settings import project
+from ftscale.sweeps.adaptive import Adaptive, parse_select
 from ftscale.sweeps.executors import Executor, InProcess, run_isolated
 from ftscale.sweeps.layout import Target, open_store
 from ftscale.sweeps.placement import OnGpus, gpu_sets, parse_gpus, visible_gpus
-from ftscale.sweeps.runner import FitSweep, fit_if_due, point_args, prepare_sweep, run_point, run_sweep
+from ftscale.sweeps.runner import FitSweep, fit_if_due, point_args, prepare_sweep, run_point, run_sweep, select_if_due
 from ftscale.sweeps.store import FitTask
 from ftscale.sweeps.store.url import parse, redact
 
@@ -74,6 +76,7 @@ def parser() -> parsing.Parser:
     )
     parsing.add_retry_failed(run)
     parsing.add_wandb(run)
+    _add_select(run)
     _add_launcher(run)
     point = commands.add_parser(
         "point",
@@ -115,6 +118,28 @@ def parser() -> parsing.Parser:
     status.add_argument("dir", type=Path, help="sweep directory")
     parsing.add_store(status)
     return command
+
+
+def _add_select(run: parsing.Parser) -> None:
+    run.add_argument(
+        "--select",
+        action="append",
+        metavar="target_df=N",
+        help="an adaptive sweep: find the candidate (model x method x PET size) with the lowest loss at Df N by "
+        "running every candidate's smallest sizes first and dropping those worse than the leader with P >= 0.95 "
+        "before their larger sizes run (docs/clusters.md, 'Adaptive sweeps')",
+    )
+    run.add_argument(
+        "--budget",
+        type=float,
+        metavar="FRACTION",
+        help="with --select: the share in (0, 1] of the full sweep's planned training steps it may spend (default 1)",
+    )
+
+
+def adaptive_option(args: Namespace) -> Adaptive | None:
+    """The adaptive settings of `sweep run` (--select, --budget); None for an ordinary sweep."""
+    return parse_select(args.select, args.budget)
 
 
 def _add_launcher(run: parsing.Parser) -> None:
@@ -163,6 +188,7 @@ def submit(args: Namespace, fit: FitSweep, console: Console) -> int:
         extra=parse_extra(args.slurm_extra),
     )
     options = {"store": args.store, "wandb": args.wandb, "fit": fit, "retry_failed": args.retry_failed}
+    options["adaptive"] = adaptive_option(args)
     target, jobs = submit_array(args.spec, args.dir, args.workers, resources, **options)
     console.print(f"submitted {len(jobs)} array tasks: {' '.join(job.job_id for job in jobs)}", markup=False)
     console.print(f"ids in {target.sweep_dir / JOBS}; ftscale sweep status {target.sweep_dir}", markup=False)
@@ -203,6 +229,9 @@ def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
     if not sweep_dir.is_dir():
         raise MissingFileError(f"{sweep_dir} is not a directory; give a sweep directory (ftscale sweep run --dir)")
     store = open_store(sweep_dir, store_url)
+    # An adaptive sweep's stage whose selection is due (or its process died): selected now, once.
+    if select_if_due(Target(sweep_dir, store_url), complete_sweep, store=store):
+        console.print("ran the selection after the adaptive sweep's last stage", markup=False)
     # A complete sweep whose fit did not finish (its process died): fitted now, once.
     if fit_if_due(Target(sweep_dir, store_url), complete_sweep, store=store):
         console.print("fitted the sweep: its earlier fit had not finished", markup=False)
@@ -223,6 +252,8 @@ def status(sweep_dir: Path, store_url: str | None, console: Console) -> int:
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (" (complete)" if store.is_complete() else ""))
     for error in errors:
         console.print(f"failed {error}", markup=False)
+    for line in adaptive_lines(store):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(_fit_line(FitTask(store).state()), markup=False)
     _print_array_tasks(sweep_dir, console)
     return 0
@@ -332,6 +363,7 @@ def main(argv: list[str]) -> int:
         given = [f"--{name.replace('_', '-')}" for name in SLURM_OPTIONS if getattr(args, name) is not None]
         if given or args.slurm_extra:
             raise InputError(f"{', '.join(given or ['--slurm-extra'])}: SLURM options need --launcher slurm")
+        options["adaptive"] = adaptive_option(args)  # checked before torch loads (in_process)
     if args.command == "point":
         state = run_point(args.spec, args.point, args.dir, execute=in_process(), **options)
         console.print(f"point {args.point}: {state}", markup=False)
@@ -345,6 +377,8 @@ def main(argv: list[str]) -> int:
     store = run_sweep(args.spec, args.dir, args.workers, execute, **options)
     counts = store.counts()
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    for line in adaptive_lines(store):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {store} (ftscale sweep status DIR)", markup=False)
     if FitTask(store).state()["fitted_at"] is not None:  # fitted: the claims and the decision, one line each
         for line in sweep_lines(args.dir or Path("runs") / "sweeps" / store.sweep):

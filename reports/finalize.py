@@ -12,6 +12,7 @@ import yaml
 
 from ftscale.analysis import PointResult, fit_sweep, law_options
 from ftscale.analysis.wandb_points import merge_points, parse_path, points_from_wandb
+from ftscale.reports.adaptive import adaptive_sections
 from ftscale.reports.figures import draw_figures
 from ftscale.reports.html import write_html
 from ftscale.reports.sections import build_sections
@@ -54,6 +55,7 @@ def finalize_sweep(
     results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=cpus, options=options)
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
+    sections += adaptive_sections(open_store(sweep_dir, store))  # an adaptive sweep's path
     report = write_html(sections, f"ftscale sweep {results.sweep}", sweep_dir)
     mode = wandb_mode(wandb)
     fit_run = log_fit_run(results, sections, sweep_dir, mode, run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,9 @@ from ftscale.analysis import Claim, Critical, FormChoice, LawFit, SweepResults
 from ftscale.scaling_laws.compare import CHOSEN_LABEL, DIAGNOSTIC_LABEL
 
 OK, DEGENERATE = "ok", "degenerate"  # a law's verdict, shown as a badge
+# The cause of a subject that is not testable, as `analysis.claims` words it: which law is degenerate, or which form
+# lacks the parameter (the laws' own sections give every reason).
+CAUSE = re.compile(r"the [^;:]+? (?:law is degenerate|form has no [a-z ]+|is not defined [a-z ]+)")
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ def _claims(claims: list[Claim], figures: dict[str, str]) -> Section:
         caption = f"claim {claim.id}: each subject against {claim.threshold:g}"
         plot = Figure(key, figures[key], caption) if key in figures else None
         side = f"{claim.quantity} {'>' if claim.side == 'above' else '<'} {claim.threshold:g}"
-        rows.append([claim.id, claim.claim, claim.verdict, side, claim.evidence, plot])
+        subjects = "\n".join(subject_summaries(claim)) or claim.evidence
+        rows.append([claim.id, claim.claim, claim.verdict, side, subjects, plot])
     text = (
         "Each claim is judged on the bootstrap interval of its own quantity (level "
         f"{claims[0].level if claims else 0.95:g}), per subject: holds when the interval lies on the claim's side, "
@@ -109,6 +114,20 @@ def _claims(claims: list[Claim], figures: dict[str, str]) -> Section:
     )
     columns = ["#", "claim", "verdict", "holds where", "subjects: value [interval]", "subjects against the threshold"]
     return Section("The paper's claims on this sweep", text, [Table("claims", columns, rows)])
+
+
+def subject_summaries(claim: Claim) -> list[str]:
+    """Each subject of a claim in a few words: `lora 0.21 [0.1, 0.3] holds`, or why it is not testable."""
+    out = []
+    for subject, verdict in claim.verdicts.items():
+        if subject in claim.reasons:
+            cause = ", ".join(dict.fromkeys(CAUSE.findall(claim.reasons[subject]))) or claim.reasons[subject]
+            out.append(f"{subject} not testable ({cause})")
+            continue
+        interval = claim.intervals.get(subject)
+        shown = f" [{interval[0]:.3g}, {interval[1]:.3g}]" if interval else " (no interval)"
+        out.append(f"{subject} {claim.values[subject]:.3g}{shown} {verdict}")
+    return out
 
 
 def _decisions(results: SweepResults) -> Section:

@@ -3,16 +3,12 @@ decision per axis in plain words."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ftscale.analysis import Claim, SweepResults
 from ftscale.errors import InputError
+from ftscale.reports.sections import subject_summaries
 from ftscale.sweeps.layout import LAWS
-
-# The cause of a subject that is not testable, as `analysis.claims` words it: which law is degenerate, or which
-# form lacks the parameter (the full reasons are in laws.json and the report).
-CAUSE = re.compile(r"the [^;:]+? (?:law is degenerate|form has no [a-z ]+)")
 
 
 def final_lines(results: SweepResults) -> list[str]:
@@ -25,20 +21,11 @@ def final_lines(results: SweepResults) -> list[str]:
 
 
 def claim_line(claim: Claim) -> str:
-    """`claim N (quantity > threshold): verdict -- subject value [low, high], ...` in one line."""
+    """`claim N (quantity > threshold): verdict -- subject value [low, high] verdict; ...` in one line."""
     head = f"claim {claim.id} ({claim.quantity} {'>' if claim.side == 'above' else '<'} {claim.threshold:g}): "
     if not claim.verdicts:
         return head + f"{claim.verdict} -- {claim.evidence}"
-    subjects = []
-    for subject, verdict in claim.verdicts.items():
-        if subject in claim.reasons:
-            cause = ", ".join(dict.fromkeys(CAUSE.findall(claim.reasons[subject]))) or claim.reasons[subject]
-            subjects.append(f"{subject} not testable ({cause})")
-            continue
-        low_high = claim.intervals.get(subject)
-        shown = f" [{low_high[0]:.3g}, {low_high[1]:.3g}]" if low_high else " (no interval)"
-        subjects.append(f"{subject} {claim.values[subject]:.3g}{shown} {verdict}")
-    return head + f"{claim.verdict} -- " + "; ".join(subjects)
+    return head + f"{claim.verdict} -- " + "; ".join(subject_summaries(claim))
 
 
 def sweep_lines(sweep_dir: str | Path) -> list[str]:

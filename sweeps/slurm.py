@@ -13,6 +13,7 @@ import submitit
 from submitit.helpers import Checkpointable
 
 from ftscale.errors import InputError
+from ftscale.sweeps.adaptive import Adaptive
 from ftscale.sweeps.executors import Executor, Job, run_isolated
 from ftscale.sweeps.layout import Target
 from ftscale.sweeps.runner import FitSweep, drain, prepare_sweep, pretrain_spec
@@ -117,12 +118,14 @@ def submit_array(
     pretrain: bool = True,
     cluster: str = "slurm",
     execute: Executor = run_isolated,
+    adaptive: Adaptive | None = None,
 ) -> tuple[Target, list[submitit.Job]]:
     """Put a sweep's points in its store and submit `workers` array tasks that drain it; return the sweep's target
     and the submitted jobs (their ids also appended to `<sweep_dir>/slurm.json`).
 
     `cluster` is submitit's executor: "slurm", or "local" (the tasks as processes of this machine). On "slurm" the
-    store must be PostgreSQL: ValueError, before anything is written, for an SQLite one.
+    store must be PostgreSQL: ValueError, before anything is written, for an SQLite one. `adaptive` makes it an
+    adaptive sweep (`sweeps/adaptive.py`): the tasks drain it stage by stage.
     """
     if workers < 1:
         raise InputError(f"--workers={workers}: use at least 1 array task")
@@ -137,7 +140,7 @@ def submit_array(
     # prepare_sweep makes the directory only through an SQLite store inside it; a PostgreSQL one needs it too.
     sweep_dir = Path(sweep_dir or Path("runs") / "sweeps" / load_spec(spec_path).name).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb)  # absolute: tasks may start elsewhere
+    spec, target = prepare_sweep(spec_path, sweep_dir, store, wandb, adaptive)  # absolute: tasks may start elsewhere
     if retry_failed:
         target.open().retry_failed()
     if pretrain:

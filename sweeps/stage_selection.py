@@ -12,6 +12,7 @@ widens the intervals and lowers P(worse), which `select` alone overstates (docs/
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -42,8 +43,12 @@ def decide(stage: int, rows: list[dict[str, Any]], settings: dict[str, Any], eli
         if row["candidate"] in measured and row["status"] == "done":
             measured[row["candidate"]].setdefault(row["factors"]["train_size"], []).append(row["metrics"][LOSS])
     shapes = _shapes(rows, survivors)
-    selection = seed_pooled_select(measured, shapes, adaptive.target_df, seed=stage)
-    dropped = selection.worse_than_leader(adaptive.probability)  # never the leader: its P(worse) is 0
+    # A candidate whose training diverged (a loss that is not a finite number) is dropped as it stands.
+    diverged = [name for name, sizes in measured.items() if not all(np.isfinite(v).all() for v in sizes.values())]
+    finite = {name: sizes for name, sizes in measured.items() if name not in diverged}
+    selection = seed_pooled_select(finite, shapes, adaptive.target_df, seed=stage)
+    # Never the leader: its P(worse) is 0.
+    dropped = diverged + selection.worse_than_leader(adaptive.probability)
     remaining = [name for name in survivors if name not in dropped]
     following = [r for r in rows if r["stage"] == stage + 1 and r["candidate"] in remaining]
     open_next = tuple(dict.fromkeys(r["candidate"] for r in following))
@@ -148,14 +153,16 @@ def _opened(row: dict[str, Any], stage: int) -> bool:
 
 
 def _elimination(selection: Selection, name: str, stage: int) -> Elimination:
-    i, lead = selection.candidates.index(name), selection.candidates.index(selection.leader)
+    """`name`'s record; a candidate that `selection` did not rank (it diverged) is worse with P 1 and loss inf."""
+    lead = selection.candidates.index(selection.leader)
+    i = selection.candidates.index(name) if name in selection.candidates else None
     return Elimination(
         candidate=name,
         stage=stage,
-        p_worse=float(selection.p_worse[i]),
-        loss=float(selection.loss[i]),
-        low=float(selection.low[i]),
-        high=float(selection.high[i]),
+        p_worse=1.0 if i is None else float(selection.p_worse[i]),
+        loss=math.inf if i is None else float(selection.loss[i]),
+        low=math.inf if i is None else float(selection.low[i]),
+        high=math.inf if i is None else float(selection.high[i]),
         leader=selection.leader,
         leader_loss=float(selection.loss[lead]),
         leader_low=float(selection.low[lead]),

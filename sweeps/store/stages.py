@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -60,6 +61,11 @@ class Elimination:
 
     def reason(self) -> str:
         """One line: why it was dropped."""
+        if math.isinf(self.loss):
+            return (
+                f"a test loss that is not a finite number (its training diverged); the leader {self.leader} is "
+                f"predicted {self.leader_loss:.4g}"
+            )
         return (
             f"P(worse than {self.leader}) = {self.p_worse:.3f}: predicted {self.loss:.4g} [{self.low:.4g}, "
             f"{self.high:.4g}] vs {self.leader_loss:.4g} [{self.leader_low:.4g}, {self.leader_high:.4g}]"

@@ -236,7 +236,8 @@ class Store:
         return self.backend.transact(lambda tx: tx.run(sql, (*params, self.sweep, point_id, owner)), write=True)
 
     def retry_failed(self, point_id: str | None = None) -> int:
-        """Make every failed point (or only `point_id`) pending again, attempts reset; return how many."""
+        """Make every failed point (or only `point_id`) pending again, attempts reset, and an adaptive sweep's failed
+        selection due again; return how many points."""
         where, params = ("", ()) if point_id is None else (" AND id = ?", (point_id,))
 
         def retry(tx: Tx) -> int:
@@ -248,9 +249,9 @@ class Store:
             )
             if count:
                 tx.run(f"UPDATE ftscale_sweeps SET {REOPEN} WHERE name = ?", (self.sweep,))
-                # An adaptive sweep's selection that failed is tried again with them (`stages.py`).
-                tx.run("UPDATE ftscale_stages SET error = NULL, attempts = 0 WHERE sweep = ? AND error IS NOT NULL",
-                       (self.sweep,))  # fmt: skip
+            # An adaptive sweep's selection that failed (`stages.py`) is tried again too.
+            tx.run("UPDATE ftscale_stages SET error = NULL, attempts = 0 WHERE sweep = ? AND error IS NOT NULL",
+                   (self.sweep,))  # fmt: skip
             return count
 
         return self.backend.transact(retry, write=True)
@@ -292,9 +293,7 @@ class Store:
         completes a sweep, also when the last points finish at once in different processes or machines.
         """
         taken = self._lock_sweep(tx)["completed_by"]
-        left = tx.one(
-            f"SELECT COUNT(*) AS n FROM ftscale_points WHERE sweep = ? AND status IN {UNSETTLED}", (self.sweep,)
-        )["n"]
+        left = _unfinished(tx, self.sweep)
         if left or taken is not None:
             return False
         fit = (owner, LEASE_S, uuid.uuid4().hex)  # its fit's lease and id
@@ -327,9 +326,15 @@ class Store:
         }
 
     def is_complete(self) -> bool:
-        """Whether every point is done, failed or skipped (and there is at least one)."""
-        counts = self.counts()
-        return sum(counts.values()) > 0 and counts["pending"] == counts["running"] == counts.get("held", 0) == 0
+        """Whether every point is done, failed or skipped (and there is at least one), and an adaptive sweep's every
+        selection is made."""
+        return self.backend.transact(
+            lambda tx: (
+                tx.one("SELECT COUNT(*) AS n FROM ftscale_points WHERE sweep = ?", (self.sweep,))["n"] > 0
+                and not _unfinished(tx, self.sweep)
+            ),
+            write=False,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """The whole sweep as stored (its uid, completion, fit and every point's raw row), for `migrate`."""
@@ -387,6 +392,14 @@ def _backend(address: Any, create: bool) -> Backend:
     from ftscale.sweeps.store.postgres import PostgresBackend  # psycopg is imported only for PostgreSQL
 
     return PostgresBackend(address)
+
+
+def _unfinished(tx: Tx, sweep: str) -> int:
+    """Within a transaction: how many points are not settled, plus how many of an adaptive sweep's stages await
+    their selection (`stages.py`): a sweep with any is not complete."""
+    points = f"SELECT COUNT(*) AS n FROM ftscale_points WHERE sweep = ? AND status IN {UNSETTLED}"
+    stages = "SELECT COUNT(*) AS n FROM ftscale_stages WHERE sweep = ? AND selected_at IS NULL"
+    return tx.one(points, (sweep,))["n"] + tx.one(stages, (sweep,))["n"]
 
 
 def _label(sweep: str) -> str:

@@ -1,5 +1,7 @@
 """TrainingThroughput: the FLOPs formula, parameter counts, MFU only with a known peak, padding fraction."""
 
+import math
+
 import lightning as L
 import pytest
 import torch
@@ -7,6 +9,7 @@ from lightning.pytorch.trainer.states import RunningStage
 from torch.utils.data import DataLoader
 from transformers import LlamaForCausalLM
 
+from ftscale.backbones.loading import load_backbone, quantization_config
 from ftscale.callbacks.throughput import TrainingThroughput, flops_per_token, h200_peak_flops, matmul_parameters
 from ftscale.ladder.shapes import ladder_config
 from ftscale.lightning_modules import FullFinetune
@@ -28,6 +31,14 @@ def test_matmul_parameters_leave_out_embedding_lookups_but_not_a_tied_head(tied)
     total = sum(p.numel() for p in model.parameters())  # a tied weight is listed once
     lookup = 0 if tied else 100 * config.hidden_size
     assert matmul_parameters(model) == (total - frozen - lookup, frozen)
+
+
+def test_a_4bit_backbone_multiplies_through_as_many_weights_as_its_original(make_backbone):
+    path = make_backbone("xs")
+    original = load_backbone(path, "sdpa")
+    quantized = load_backbone(path, "sdpa", quantization=quantization_config("nf4"))
+    assert any(p.numel() < math.prod(p.quant_state.shape) for p in quantized.parameters() if hasattr(p, "quant_state"))
+    assert sum(matmul_parameters(quantized)) == sum(matmul_parameters(original))
 
 
 def test_no_peak_is_known_for_a_cpu():

@@ -33,11 +33,11 @@ def test_report_shows_every_law_claim_and_crossing(fitted, report):
     results, _, _ = fitted
     html = report.read_text()
     for law in results.laws:
-        assert f"{law.method} along {law.axis} <span class=\"badge {law.fit.quality}\">" in html
+        assert f'{law.method} along {law.axis} <span class="badge {law.fit.quality}">' in html
         low, high = law.fit.intervals["beta"]
         assert f"{low:.4g}" in html and f"{high:.4g}" in html  # the shared parameters' intervals are shown
         assert "data exponent: how fast the loss falls with Df" in html  # each parameter with its meaning
-    claims = re.search(r"The paper.s claims on this sweep</h2>.*?<table>(.*?)</table>", html, flags=re.S).group(1)
+    claims = re.search(r"The paper&#x27;s claims on this sweep</h2>.*?<table>(.*?)</table>", html, flags=re.S).group(1)
     assert claims.count("<tr>") == 1 + len(results.claims)  # one row per claim, not per subject
     for claim in results.claims:
         assert f'class="{claim.verdict.replace(" ", "-")}">{claim.verdict}<' in claims
@@ -59,7 +59,7 @@ def test_choices_are_shown_with_what_they_were_chosen_on(fitted, report):
 
 
 def test_the_figures_are_drawn_and_not_blank(fitted):
-    results, sections, sweep_dir = fitted
+    _, sections, sweep_dir = fitted
     shown = [f for section in sections for f in section.figures]
     shown += [cell for section in sections for t in section.tables for row in t.rows for cell in row
               if isinstance(cell, Figure)]  # fmt: skip

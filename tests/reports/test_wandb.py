@@ -33,6 +33,21 @@ def test_fit_run_holds_tables_figures_and_summary(fitted, tmp_path):
     images = [key for key, value in run["summary"].items() if isinstance(value, dict)
               and value.get("_type") == "image-file"]  # fmt: skip
     assert len(images) == len(results.laws) + len(results.critical)
+    # One row per claim, its forest plot an image in its row (the run's file copy of a table names an image cell
+    # "Image"; W&B keeps the image itself in the table's artifact).
+    claims = tables["tables/claims"]
+    assert len(claims["data"]) == len(results.claims)
+    assert [row[-1] for row in claims["data"]] == ["Image" if c.values else None for c in results.claims]
+    # Every law's verdict and noise floor; the choices with what they were chosen on, the held-out ranking labelled.
+    summary = run["summary"]
+    assert summary["fit/lora/model_size/quality"] == law.quality
+    forms = next(f for f in results.forms if (f.method, f.axis) == ("lora", "model_size"))
+    assert summary["form/lora/model_size/chosen"] == forms.chosen
+    assert summary["form/lora/model_size/cv_score"] == pytest.approx(forms.candidates[0]["cv_score"])
+    assert summary["form/lora/model_size/held_out_ranking_diagnostic"] == ", ".join(forms.held_out_ranking)
+    sharing = next(s for s in results.sharing if s.method == "lora")
+    assert summary["sharing/lora/shared"] == (", ".join(sharing.shared) or "none")
+    assert summary["decision/model_size/best"] == next(d.decision.best for d in results.decisions)
 
 
 def test_disabled_logs_nothing_and_a_broken_wandb_never_raises(fitted, tmp_path, monkeypatch, caplog):

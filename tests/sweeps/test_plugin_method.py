@@ -1,13 +1,17 @@
 """A method defined outside the package (docs/architecture.md's "add a PET method" recipe, written into a temporary
 directory on PYTHONPATH) and named by `class_path` is first-class in a sweep, as are the shipped IA3, DoRA and
-prefix tuning: its PET-size axis, its trainable parameters and FLOPs in `sweep plan`, its runs."""
+prefix tuning: its PET-size axis, its trainable parameters and FLOPs in `sweep plan`, its runs. So is a law form
+defined there (docs/scaling_laws.md's "add a form" example) and named in the spec's `laws.forms`: fitted in the
+form table, shown in laws.json and the report with what each of its parameters means."""
 
 import copy
+import json
 import math
 import os
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -17,32 +21,44 @@ from transformers import LlamaForCausalLM
 
 from ftscale.cli.main import main
 from ftscale.ladder.shapes import ladder_config
+from ftscale.scaling_laws import forms
 from ftscale.sweeps.cost import sweep_cost
 from ftscale.sweeps.layout import open_store
 from ftscale.sweeps.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "docs" / "architecture.md"
+FORM_RECIPE = ROOT / "docs" / "scaling_laws.md"
 PLUGIN = "rslora"
+LAW = "my_laws.Shifted"  # the form's class path: its module is the user's, outside ftscale
 SEQUENCE = 48 + 48  # the spec's max source + target tokens
 
 
 @pytest.fixture
 def plugin_dir(tmp_path, monkeypatch) -> Path:
-    """The recipe's module and config, in a directory outside the package that is on the import path."""
+    """The recipes' method module and config and law-form module, in a directory outside the package that is on the
+    import path (the form registered in a registry of this test's own)."""
     text = RECIPE.read_text()
     (code,) = re.findall(r"```python\n# my_methods\.py\n(.*?)```", text, flags=re.S)
     (config,) = re.findall(r"```yaml\n# my_method\.yaml\n(.*?)```", text, flags=re.S)
+    pattern = r"```python\n(import numpy as np\nfrom ftscale\.scaling_laws\.forms import .*?)```"
+    (law,) = re.findall(pattern, FORM_RECIPE.read_text(), flags=re.S)
     folder = tmp_path / "user"
     folder.mkdir()
     (folder / "my_methods.py").write_text(code)
     (folder / "my_method.yaml").write_text(config)
+    (folder / "my_laws.py").write_text(law)
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "my_laws", raising=False)
+    monkeypatch.setattr(forms, "FORMS", dict(forms.FORMS))
+    monkeypatch.setattr(forms, "_BY_PATH", dict(forms._BY_PATH))
     return folder
 
 
 def plugin_spec(plugin_dir: Path) -> dict:
-    """The plugin method beside the three shipped ones, each with a size on the pet_size axis (IA3 has none)."""
+    """The plugin method beside the three shipped ones, each with a size on the pet_size axis (IA3 has none), and
+    the plugin law form beside the paper's (the plugin's PET-size law has 3 x 2 fitted cells: enough for its 5
+    parameters)."""
     return {
         "name": "plugin",
         "base_config": "configs/quickstart.yaml",
@@ -53,14 +69,15 @@ def plugin_spec(plugin_dir: Path) -> dict:
             "dora": {"config": "configs/methods/dora.yaml"},
             "prefix_tuning": {"config": "configs/methods/prefix_tuning.yaml"},
         },
-        "axes": {"model_size": ["xs"], "pet_size": {PLUGIN: [1, 2], "dora": [1, 2], "prefix_tuning": [2, 4]}},
+        "axes": {"model_size": ["xs"], "pet_size": {PLUGIN: [1, 2, 4], "dora": [1, 2], "prefix_tuning": [2, 4]}},
         "default_size": "xs",
-        "train_sizes": [8, 16],
+        "train_sizes": [8, 16, 32],
         "seeds": [0],
         "held_out": ["df=max"],
         "data": {"pool_size": 64, "val_size": 16, "test_size": 16, "batch_size": 8, "max_source_tokens": 48,
                  "max_target_tokens": 48},
         "trainer": {"max_steps": 2, "val_check_interval": 2, "log_every_n_steps": 1},
+        "laws": {"forms": ["multiplicative", LAW]},
     }  # fmt: skip
 
 
@@ -84,7 +101,7 @@ def test_plan_counts_the_plugin_method_as_peft_does(plugin_dir, in_repo, tmp_pat
     methods = {m.name: m for m in spec.methods}
     points = {p.id: p for p in spec.points()}
     rows = [r for r in sweep_cost(spec).rows if r.method == PLUGIN]
-    assert {points[r.point_id].factors["pet_size"] for r in rows} == {1, 2, 8}  # the axis, and the default off it
+    assert {points[r.point_id].factors["pet_size"] for r in rows} == {1, 2, 4, 8}  # the axis, and the default
     for row in rows:
         factors = points[row.point_id].factors
         # Built independently of the plugin class: the LoRA its docstring describes.
@@ -168,3 +185,23 @@ def test_a_sweep_of_the_plugin_and_the_new_methods_runs_every_point(plugin_dir, 
         assert row["status"] == "done", row["error"]
         assert row["metrics"]["trainable_params"] == planned[row["id"]].trainable_params  # the plan's count
         assert math.isfinite(row["metrics"]["test/loss"])
+    # The law form from the user's module: a candidate of the plugin's PET-size law, with its meanings.
+    form = forms.get_form(LAW)
+    meanings = {param: meaning.label for param, meaning in zip(form.params, form.meanings, strict=True)}
+    laws = json.loads((sweep / "laws.json").read_text())
+    assert laws["law_forms"][LAW] == {"name": "shifted", "formula": form.formula, "parameters": meanings}
+    (table,) = [f for f in laws["forms"] if (f["method"], f["axis"]) == (PLUGIN, "pet_size")]
+    assert {c["law"] for c in table["candidates"]} == {"multiplicative", LAW}
+    report = (sweep / "report.html").read_text()
+    for param, meaning in meanings.items():
+        row = [form.name, LAW, form.formula, param, meaning]
+        assert "".join(f"<td>{escape(cell)}</td>" for cell in row) in report
+    assert f"<td>{LAW}</td>" in report.split("Law forms")[0]  # and in the plugin law's form table
+
+
+def test_the_spec_names_the_plugin_law_form(plugin_dir, in_repo, tmp_path):
+    spec = plugin_spec(plugin_dir)
+    assert load_spec(write(tmp_path, spec)).laws.forms == ("multiplicative", LAW)
+    spec["laws"]["forms"].append("my_laws.Missing")
+    with pytest.raises(ValueError, match=r"laws\.forms: law 'my_laws\.Missing': cannot import it"):
+        load_spec(write(tmp_path, spec))
