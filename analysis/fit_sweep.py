@@ -18,7 +18,7 @@ import numpy as np
 
 from ftscale import scaling_laws as sl
 from ftscale.analysis.claims import judge_claims
-from ftscale.analysis.options import LawOptions
+from ftscale.analysis.options import CV, LawOptions
 from ftscale.analysis.results import (
     AXES,
     LOSS,
@@ -144,7 +144,8 @@ def choose_sharing(
     points (each option a two-stage fit of the cell means, refitted on each extrapolation fold)."""
     choices = options.sharing_options()
     if len(choices) == 1:
-        return Sharing(method, list(next(iter(choices.values()))), "the spec", [])
+        why = "the spec" if options.share != CV else "the only option"  # a primary form without beta and E
+        return Sharing(method, list(next(iter(choices.values()))), why, [])
     if len(by_axis) == 1:  # one law: whatever it shares, it shares with itself
         return Sharing(method, list(next(iter(choices.values()))), "one axis", [])
     cells, held, _ = sl.reduce_groups(by_axis, {axis: held_out.get(axis) for axis in by_axis})
@@ -172,6 +173,9 @@ def form_choice(
     _, held, _ = sl.reduce_groups({axis: points}, {axis: rules})
     fitted = int((~held[axis]).sum())
     forms = [form for form in options.candidates if len(form.params) <= fitted]
+    if not forms:
+        note = f"{fitted} fitted cells: no candidate form has so few parameters"
+        return FormChoice(method, axis, None, "none", [], [], [note], [])
     comparison = sl.compare_points(points, forms, held_out=rules, refine=REFINE)
     candidates = [
         {

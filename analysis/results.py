@@ -71,8 +71,8 @@ class FormChoice:
 
     method: str
     axis: str
-    chosen: str  # the chosen form's key (a registered name, or a class path)
-    ranked_by: str  # "cross-validation", or "delta_e" when no fold could be formed
+    chosen: str | None  # the chosen form's key (a registered name, or a class path); None: no candidate fits
+    ranked_by: str  # "cross-validation", "delta_e" when no fold could be formed, "none" without candidates
     # Per form, in that order: law, name, cv_score, folds (fold -> error), reason (no score), quality,
     # quality_reasons, delta_e, delta_h, noise_floor.
     candidates: list[dict[str, Any]]
@@ -82,7 +82,11 @@ class FormChoice:
 
     @property
     def chosen_delta_h(self) -> float | None:
-        return self.candidates[0]["delta_h"]
+        return self.candidates[0]["delta_h"] if self.candidates else None
+
+    @property
+    def chosen_cv_score(self) -> float | None:
+        return self.candidates[0]["cv_score"] if self.candidates else None
 
 
 @dataclass(frozen=True)

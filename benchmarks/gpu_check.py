@@ -56,11 +56,11 @@ import lightning as L
 import torch
 
 PARTS = ("attention", "fmt", "lora", "qlora", "fsdp")
-# Model shapes (Llama): `1b` is TinyLlama-1.1B's; `160m` a quick try on a GPU; `tiny` the CPU dry run.
+# Model shapes (Llama): `1b` is TinyLlama-1.1B's; `125m` a quick try on a GPU; `tiny` the CPU dry run.
 SIZES: dict[str, dict[str, int]] = {
     "1b": dict(hidden_size=2048, num_hidden_layers=22, num_attention_heads=32, num_key_value_heads=4,
                intermediate_size=5632, vocab_size=32000),
-    "160m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=4,
+    "125m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=4,
                  intermediate_size=2048, vocab_size=32000),
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                  intermediate_size=192, vocab_size=512),

@@ -150,6 +150,7 @@ def _law(law: LawFit, forms: FormChoice, figures: dict[str, str]) -> Section:
         f"noise floor {_short(fit.noise_floor)} ({fit.n_groups} seed{'s' if fit.n_groups != 1 else ''}) · fitted "
         f"on {fit.n_fit} cells, {fit.n_held_out} held out · X = {law.x_name} · shares "
         f"{', '.join(law.shared) or 'nothing'} with the method's other laws · {fit.n_bootstrap} bootstrap resamples"
+        + "".join(f" · form table: {note}" for note in forms.notes)
     )
     intervals = fit.intervals or {}
     params = [
@@ -171,7 +172,9 @@ def _law(law: LawFit, forms: FormChoice, figures: dict[str, str]) -> Section:
 def _form_tables(key: str, forms: FormChoice) -> list[Table]:
     """The candidate forms as cross-validation ranked them, then the held-out ranking, labelled a diagnostic."""
     folds = forms.folds
-    chosen = CHOSEN_LABEL if forms.ranked_by == "cross-validation" else "ranked by Δe (no cross-validation fold)"
+    chosen = {"cross-validation": CHOSEN_LABEL, "delta_e": "ranked by Δe (no cross-validation fold)"}.get(
+        forms.ranked_by, "; ".join(forms.notes)
+    )
     rows = [
         [rank, c["law"], c["cv_score"], *(c["folds"].get(f) for f in folds), _verdict(c["quality"]), c["delta_e"],
          c["delta_h"], c["law"] == forms.chosen]
@@ -189,8 +192,8 @@ def _form_tables(key: str, forms: FormChoice) -> list[Table]:
 def _sharing(results: SweepResults) -> Section:
     why = {"one axis": "one law: nothing to share", "the spec": "the spec"}
     summary = [
-        [s.method, ", ".join(s.shared) or "none", why.get(s.chosen_by, s.chosen_by), _verdict(s.stage1_quality),
-         "; ".join(s.stage1_reasons)]
+        [s.method, ", ".join(s.shared) or "none", "; ".join([why.get(s.chosen_by, s.chosen_by), *s.notes]),
+         _verdict(s.stage1_quality), "; ".join(s.stage1_reasons)]
         for s in results.sharing
     ]  # fmt: skip
     columns = ["method", "shared", "chosen by", "shared stage's verdict", "why degenerate"]

@@ -95,7 +95,7 @@ def summary(results: SweepResults) -> dict[str, Any]:
     for f in results.forms:
         prefix = f"form/{f.method}/{f.axis}"
         out |= {f"{prefix}/chosen": f.chosen, f"{prefix}/chosen_by": f.ranked_by}
-        out |= {f"{prefix}/cv_score": f.candidates[0]["cv_score"], f"{prefix}/chosen_delta_h": f.chosen_delta_h}
+        out |= {f"{prefix}/cv_score": f.chosen_cv_score, f"{prefix}/chosen_delta_h": f.chosen_delta_h}
         out |= {f"{prefix}/held_out_ranking_diagnostic": ", ".join(f.held_out_ranking)}
     for s in results.sharing:
         prefix = f"sharing/{s.method}"
