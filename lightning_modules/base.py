@@ -126,8 +126,12 @@ class FinetuneModule(L.LightningModule):
         return self.model, None
 
     def load(self, attn_implementation: str) -> PreTrainedModel:
-        """Load the backbone to adapt; QLoRA overrides this to load it quantised."""
-        return load_backbone(self.hparams.backbone, attn_implementation, revision=self.hparams.revision)
+        """Load the backbone to adapt, in float32; QLoRA overrides this to load it quantised."""
+        # transformers 5 loads a checkpoint in its own dtype by default: a Pythia (fp16) or Llama (bf16) checkpoint
+        # would then train with half-precision master weights. Float32 weights are what `bf16-mixed` autocasts from.
+        return load_backbone(
+            self.hparams.backbone, attn_implementation, dtype=torch.float32, revision=self.hparams.revision
+        )
 
     def configure_model(self) -> None:
         # Built here, not in __init__, so a sharding strategy can wrap the model as it is created.

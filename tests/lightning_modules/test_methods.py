@@ -121,3 +121,14 @@ def test_export_loads_back_with_identical_logits(method, make_backbone, tmp_path
 def test_prompt_tuning_text_init_needs_text():
     with pytest.raises(ValueError, match="init_text"):
         PromptTuning(backbone="unused", init="text")
+
+
+def test_a_half_precision_checkpoint_trains_in_float32(make_backbone, tmp_path):
+    """transformers 5 loads a checkpoint in its own dtype; mixed precision needs float32 master weights."""
+    half = tmp_path / "fp16"
+    AutoModelForCausalLM.from_pretrained(make_backbone("xs")).half().save_pretrained(half)
+    for file in make_backbone("xs").glob("tokenizer*"):
+        (half / file.name).write_bytes(file.read_bytes())
+    assert AutoModelForCausalLM.from_pretrained(half).dtype == torch.float16  # what a plain load gives
+    module = build("fmt", half)
+    assert {p.dtype for p in module.model.parameters()} == {torch.float32}
