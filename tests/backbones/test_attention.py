@@ -7,6 +7,7 @@ import torch
 
 from ftscale.backbones.attention import choose_attn_implementation, describe_attention, flash_attention_unavailable
 from ftscale.lightning_modules import PromptTuning
+from ftscale.lightning_modules.base import _info_once
 from tests.helpers import make_batch
 
 
@@ -36,6 +37,7 @@ def test_the_log_line_says_why_flash_attention_was_passed_over():
 
 def test_the_choice_is_reported_once_when_the_model_is_built(make_backbone, caplog):
     module = PromptTuning(backbone=str(make_backbone("xs")), num_virtual_tokens=3)
+    _info_once.cache_clear()  # said once per process: an earlier test that built a model may have said it already
     with caplog.at_level(logging.INFO):
         module.configure_model()
         module.configure_model()  # Lightning calls it again for test after fit; the model is built once
