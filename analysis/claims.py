@@ -90,7 +90,8 @@ def _fmt_data_hungry(laws: dict, full_model: list[str], level: float) -> Claim:
     missing = (
         "needs a method declared as full-model tuning and a PET method on a shared axis"
         if full_model
-        else "needs a method whose class declares full-model tuning (`full_model_tuning`, e.g. FullFinetune)"
+        else "needs a method whose class declares full-model tuning (`full_model_tuning`, e.g. FullFinetune), as "
+        "its points record it (points stored before ftscale recorded it lack it)"
     )
     return _from_laws(4, text, "beta_FMT - beta_PET", 0.0, "above", operands, np.subtract, level, missing)
 

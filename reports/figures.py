@@ -78,7 +78,7 @@ def plot_forest(claim: Claim):
 
 def plot_who_wins(fit_a: sl.FitResult, fit_b: sl.FitResult, critical: Critical, measured_df: tuple[float, float]):
     """Both methods' predicted loss against Df at a few X of the axis (one colour per X; solid: the first method,
-    dashed: the second), each crossing a vertical line with its interval shaded; the measured Df range in grey."""
+    dashed: the second), each crossing a dot with its interval as a horizontal bar; the measured Df range in grey."""
     xs = critical.x
     picks = sorted({0, len(xs) // 2, len(xs) - 1})[:CURVES_PER_PAIR]
     crossed = [c for i in picks for c in critical.crossings[i]]
@@ -96,9 +96,8 @@ def plot_who_wins(fit_a: sl.FitResult, fit_b: sl.FitResult, critical: Critical, 
         ax.plot(grid, fit_a.predict(x, grid), color=color, lw=1.4, label=f"{critical.method_a}, X = {x:.3g}")
         ax.plot(grid, fit_b.predict(x, grid), color=color, lw=1.4, ls="--", label=f"{critical.method_b}, X = {x:.3g}")
         for c in critical.crossings[i]:
-            ax.axvline(c.df, color=color, lw=1, ls=":")
-            if c.low is not None:
-                ax.axvspan(c.low, c.high, color=color, alpha=0.15)
+            error = None if c.low is None else [[c.df - c.low], [c.high - c.df]]
+            ax.errorbar(c.df, fit_a.predict(x, c.df), xerr=error, fmt="o", color=color, ms=5, capsize=4, lw=1.2)
     ax.set_xscale("log")
     ax.set_xlabel("finetuning examples Df")
     ax.set_ylabel("predicted loss")

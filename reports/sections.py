@@ -243,7 +243,8 @@ def _critical(results: SweepResults, figures: dict[str, str]) -> Section:
             title += f" — not testable (for reference only): {c.not_testable}"
         section.tables.append(Table(key, [f"X ({c.axis})", title], rows))
         if key in figures:
-            caption = f"{c.method_a} (solid) vs {c.method_b} (dashed): predicted loss against Df; crossings dotted"
+            lines = f"{c.method_a} (solid) vs {c.method_b} (dashed)"
+            caption = f"{lines}: predicted loss against Df, each crossing with its interval"
             section.figures.append(Figure(key, figures[key], caption))
     if not results.critical:
         section.text = "No two methods were fitted on an axis whose X they share."
