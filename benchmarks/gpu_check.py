@@ -40,6 +40,7 @@ import functools
 import gc
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -322,12 +323,20 @@ def check_fsdp(setup: Setup) -> dict[str, Any]:
 
     module = FullFinetune(backbone=setup.backbone)
     strategy = ModelParallelStrategy(data_parallel_size=1, tensor_parallel_size=1, save_distributed_checkpoint=False)
+    # Lightning writes the rendezvous address into os.environ; a later part, or a process this one starts, must
+    # inherit neither it nor the process group (its port stays bound here).
+    rendezvous = {name: os.environ.get(name) for name in ("MASTER_ADDR", "MASTER_PORT")}
     try:
         result = train(setup, module, strategy=strategy)
         result["backend"] = dist.get_backend()
     finally:
-        if dist.is_initialized():  # a later part must not inherit the process group
+        if dist.is_initialized():
             dist.destroy_process_group()
+        for name, value in rendezvous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     result["fsdp_units"] = sum(isinstance(m, FSDPModule) for m in module.model.modules())
     result["passed"] = result["passed"] and result["fsdp_units"] > 1
     return result

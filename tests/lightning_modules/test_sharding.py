@@ -134,7 +134,8 @@ def fit_fsdp(backbone: Path, method: str, out: Path, steps: int = 6, *extra: str
     run = subprocess.run(
         [sys.executable, "-m", "ftscale.cli", "fit", *args],
         cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # A rendezvous address left in this process's environment by an earlier test would be taken as given.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("MASTER_")}, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=300,
