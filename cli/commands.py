@@ -46,7 +46,7 @@ class Function:
 @dataclass(frozen=True)
 class Module:
     """A command whose module parses its own arguments, `main(argv) -> exit code`: LightningCLI's fit, validate
-    and test, and the commands still on argparse (`cli/parsing.py`)."""
+    and test."""
 
     name: str
     help: str

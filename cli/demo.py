@@ -1,4 +1,5 @@
-"""`ftscale demo`: the study end to end on the embedded world -- pretrain, sweep, fit, report."""
+"""`ftscale demo`: the study end to end on the embedded world -- pretrain, sweep, fit, report (a typed function,
+`cli/commands.py`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from ftscale.cli import parsing
 from ftscale.cli.main import quiet_libraries
+from ftscale.cli.options import SweepDir, WandbMode, Workers
 from ftscale.cli.sweep import in_process
 from ftscale.configs import config_path
-from ftscale.errors import MissingFileError
+from ftscale.errors import InputError, MissingFileError
 from ftscale.reports.finalize import complete_sweep
 from ftscale.reports.terminal import sweep_lines
 from ftscale.sweeps.cores import available_cpus
@@ -21,6 +22,7 @@ from ftscale.sweeps.spec import read_yaml
 from ftscale.sweeps.store import FitTask
 
 MAX_WORKERS = 4
+WORKERS = min(available_cpus(), MAX_WORKERS)  # the default: one runner per core, at most MAX_WORKERS
 # Each profile's spec and sweep directory under runs/.
 PROFILES = {
     "full": (Path("configs/sweeps/demo.yaml"), "demo"),
@@ -29,43 +31,45 @@ PROFILES = {
 }
 
 
-def main(argv: list[str]) -> int:
-    command = parsing.parser(
-        "ftscale demo",
-        "Pretrain the embedded ladder (cached), finetune it with FMT, prompt tuning and LoRA over the model-size, "
-        "pretraining-data and PET-size axes at log-spaced finetuning sizes, fit the scaling laws and write "
-        "report.html. Rerunning resumes. Runs go to ./runs/ (--dir); the specs are ftscale's own (configs/sweeps/).",
-    )
-    profile = command.add_mutually_exclusive_group()
-    profile.add_argument("--quick", action="store_true", help="a reduced demo (configs/sweeps/demo_quick.yaml)")
-    profile.add_argument(
-        "--study",
-        action="store_true",
-        help="the study that can settle the paper's claims on the embedded world: 5 sizes pretrained alike, 3 subset "
-        "seeds, a retention task (configs/sweeps/study.yaml; about 45 minutes on 2 cores, docs/science.md)",
-    )
-    command.add_argument(
-        "--world-seed",
-        type=int,
-        help="another embedded world (its words, sentences and pretraining corpus): the profile's spec and ladder "
-        "config are written with this seed into the sweep directory (default runs/<profile>-w<N>), so the ladder, "
-        "the points and the sweep's name are its own",
-    )
-    parsing.add_sweep_dir(command, "runs/demo, runs/demo-quick or runs/study")
-    # Tiny models train faster side by side, one per core, than one at a time on all cores.
-    parsing.add_workers(command, default=min(available_cpus(), MAX_WORKERS))
-    parsing.add_wandb(command)
-    args = command.parse_args(argv)
-    given, name = PROFILES["quick" if args.quick else "study" if args.study else "full"]
+def demo(
+    *,
+    quick: bool = False,
+    study: bool = False,
+    world_seed: int | None = None,
+    dir: SweepDir = None,
+    workers: Workers = WORKERS,
+    wandb: WandbMode = None,
+) -> int:
+    """The study end to end on the embedded world: pretrain, sweep, fit, report.html.
+
+    Pretrain the embedded ladder (cached), finetune it with FMT, prompt tuning and LoRA over the model-size,
+    pretraining-data and PET-size axes at log-spaced finetuning sizes, fit the scaling laws and write report.html.
+    Rerunning resumes. Runs go to ./runs/ (--dir); the specs are ftscale's own (configs/sweeps/). --quick and
+    --study exclude one another; neither: the full demo (configs/sweeps/demo.yaml).
+
+    Args:
+        quick: a reduced demo (configs/sweeps/demo_quick.yaml)
+        study: the study that can settle the paper's claims on the embedded world: 5 sizes pretrained alike, 3
+            subset seeds, a retention task (configs/sweeps/study.yaml; about 45 minutes on 2 cores, docs/science.md)
+        world_seed: another embedded world (its words, sentences and pretraining corpus): the profile's spec and
+            ladder config are written with this seed into the sweep directory (not given: runs/<profile>-w<N>), so
+            the ladder, the points and the sweep's name are its own
+        dir: sweep directory; not given: runs/demo, runs/demo-quick or runs/study
+        workers: runner processes (tiny models train faster side by side, one per core, than one at a time on all
+            cores)
+    """
+    if quick and study:
+        raise InputError("--quick and --study exclude one another: give one of them, or neither for the full demo")
+    given, name = PROFILES["quick" if quick else "study" if study else "full"]
     spec = config_path(given)  # a configs/ folder here wins; else ftscale's installed copy
     if not spec.is_file():
         raise MissingFileError(f"{given} not found, neither here nor in ftscale's installed configs")
-    if args.world_seed is not None and args.world_seed != world_seed_of(spec):
-        name = f"{name}-w{args.world_seed}"
-        spec = with_world_seed(spec, args.world_seed, args.dir or Path("runs") / name)
-    sweep_dir = args.dir or Path("runs") / name
+    if world_seed is not None and world_seed != world_seed_of(spec):
+        name = f"{name}-w{world_seed}"
+        spec = with_world_seed(spec, world_seed, dir or Path("runs") / name)
+    sweep_dir = dir or Path("runs") / name
     # The sweep is fitted once, by the run that completes it (or by this one, if that run's fit did not finish).
-    store = run_sweep(spec, sweep_dir, args.workers, in_process(), complete_sweep, wandb=args.wandb,
+    store = run_sweep(spec, sweep_dir, workers, in_process(), complete_sweep, wandb=wandb,
                       worker_setup=quiet_libraries)  # fmt: skip
     counts, fit_error = store.counts(), FitTask(store).state()["fit_error"]
     console = Console()

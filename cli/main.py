@@ -54,8 +54,40 @@ COMMANDS = Group(
             "ftscale.cli.select:select",
             "which candidate to finetune for a target Df, from partial curves, and how sure",
         ),
-        "sweep": Module("ftscale.cli.sweep", "plan, run, run one point of, summarise, migrate or export a sweep"),
-        "demo": Module("ftscale.cli.demo", "the whole study on the embedded world: pretrain, sweep, fit, report.html"),
+        "sweep": Group(
+            "plan, run, run one point of, summarise, migrate or export a sweep",
+            {
+                "plan": Function(
+                    "ftscale.cli.sweep:plan", "print the points of a spec and what they cost; runs nothing"
+                ),
+                "init": Function(
+                    "ftscale.cli.sweep:init",
+                    "put a spec's points in its store and print each point's `ftscale fit` command (your own launcher)",
+                ),
+                "run": Function(
+                    "ftscale.cli.sweep:run", "run every pending point (resumes: finished points are never rerun)"
+                ),
+                "point": Function(
+                    "ftscale.cli.sweep:point", "run one point by id into the sweep's store (what a W&B agent runs)"
+                ),
+                "status": Function(
+                    "ftscale.cli.sweep:status", "summarise a sweep directory: counts, metrics and errors"
+                ),
+                "migrate": Function(
+                    "ftscale.cli.sweep:migrate",
+                    "copy a sweep's store to another (SQLite <-> PostgreSQL): statuses, metrics, completion",
+                ),
+                "export-wandb": Function(
+                    "ftscale.cli.sweep:export_wandb",
+                    "write a W&B sweep config whose agents run the points (wandb sweep FILE; wandb agent ID)",
+                ),
+            },
+            epilog="A sweep spec (configs/sweeps/*.yaml) expands into finetuning runs, run into a results store that "
+            "several runners (or machines) can share.",
+        ),
+        "demo": Function(
+            "ftscale.cli.demo:demo", "the whole study on the embedded world: pretrain, sweep, fit, report.html"
+        ),
     },
     epilog="quick start: ftscale demo            one run: ftscale fit --config configs/quickstart.yaml",
 )

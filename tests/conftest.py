@@ -1,6 +1,8 @@
 """Shared fixtures: an isolated cache, a tokenizer of the embedded world, tiny backbones and the test ladder."""
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,13 @@ def in_repo(monkeypatch):
     return ROOT
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    # A directory of this session's own, not one of pytest's numbered ones: a pytest started beside this one (another
+    # checkout, CI on a shared machine) prunes all but the 3 newest numbered directories, and with them this
+    # session's cache, ladder and hub while its tests still read them.
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="ftscale-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
     # Two cores on CI: torch's own threads should not fight pytest-xdist workers if the user adds -n.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

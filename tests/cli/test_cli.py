@@ -87,6 +87,11 @@ def test_help_of_every_typed_command_shows_each_option_with_its_help_and_default
         (["pretrain", "--sizes"], "argument --sizes: expected at least one argument"),
         (["export", "best.ckpt"], "missing out_dir"),
         (["law", "fitt"], "ftscale law: no command 'fitt'; choose from fit, fit-sweep, predict,"),
+        (["sweep", "plan", "s.yaml", "--mfu", "0"], "argument --mfu: '0' must be a finite number > 0"),
+        (["sweep", "run", "s.yaml", "--launcher", "pbs"], "argument --launcher: invalid choice: 'pbs'"),
+        (["sweep", "point", "s.yaml"], "missing --point"),
+        (["sweep", "runn"], "ftscale sweep: no command 'runn'; choose from plan, init, run, point, status,"),
+        (["demo", "--workers", "many"], "argument --workers: Expected a <class 'int'>"),
     ],
 )  # fmt: skip
 def test_a_bad_option_is_one_error_line_naming_it_with_exit_code_2(argv, message, capsys):

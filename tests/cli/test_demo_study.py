@@ -1,8 +1,6 @@
 """`ftscale demo --study --world-seed N`: the study on another embedded world has its own ladder cache, points,
 name and directory; the profiles exclude one another."""
 
-import pytest
-
 from ftscale.cli import demo
 from ftscale.cli.main import main
 from ftscale.ladder.pretrain import load_pretrain_config
@@ -25,7 +23,8 @@ def test_another_world_seed_gives_the_study_its_own_ladder_points_and_name(in_re
     assert all(p.args[p.args.index("--data.world_seed") + 1] == "1" for p in other.points())
 
 
-def test_the_profiles_exclude_one_another(in_repo, capsys):
-    with pytest.raises(SystemExit):
-        main(["demo", "--quick", "--study"])
-    assert "not allowed with argument" in capsys.readouterr().err
+def test_the_profiles_exclude_one_another_in_one_error_line_naming_both(in_repo, tmp_path, capsys):
+    assert main(["demo", "--quick", "--study", "--dir", str(tmp_path / "demo")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: --quick and --study exclude one another")
+    assert not (tmp_path / "demo").exists()  # refused before anything ran

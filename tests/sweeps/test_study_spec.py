@@ -79,7 +79,7 @@ def test_retention_is_an_evaluation_of_its_own_beside_transfer(in_repo, tmp_path
         ({"data": "configs/eval/nope.yaml"}, "retention.data: expected an existing file"),
         ({"data": "configs/methods/fmt.yaml"}, "retention.data: expected a FinetuneDataModule config"),
         ({"data": "configs/eval/world_retention.yaml", "shots": [3, 3]}, "retention.shots"),
-        ({"shots": [0]}, "retention: expected {data"),
+        ({"shots": [0]}, "retention.data: expected a datamodule config file (a required field)"),
     ],
 )
 def test_a_bad_retention_is_refused_naming_the_field(retention, message, in_repo, tmp_path):

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-from ftscale.cli.main import main
-from ftscale.cli.sweep import parser
+from ftscale.cli.commands import function_parser
+from ftscale.cli.main import COMMANDS, main
 from ftscale.sweeps.layout import open_store
 from ftscale.sweeps.spec import load_spec
 from ftscale.sweeps.wandb_sweep import write_sweep_config
@@ -45,8 +45,10 @@ def test_the_sweep_config_is_a_grid_over_every_point_once(in_repo, tmp_path):
     command = agent_command(config, ids[3])
     assert command == ["/usr/bin/env", "ftscale", "sweep", "point", TEST_SPEC, "--dir", str(tmp_path / "sweep"),
                        f"--point={ids[3]}"]  # fmt: skip
-    args = parser().parse_args(command[3:])  # after `/usr/bin/env ftscale sweep`
-    assert (args.command, args.spec, args.point, args.dir) == ("point", TEST_SPEC, ids[3], tmp_path / "sweep")
+    subcommand, *argv = command[3:]  # after `/usr/bin/env ftscale sweep`
+    function = COMMANDS.commands["sweep"].commands[subcommand].load()
+    args = function_parser(function, f"ftscale sweep {subcommand}").parse_args(argv)
+    assert (function.__name__, args.spec, args.point, args.dir) == ("point", TEST_SPEC, ids[3], tmp_path / "sweep")
 
 
 def test_ids_that_yaml_would_read_as_numbers_stay_strings():
