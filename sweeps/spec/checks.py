@@ -85,7 +85,7 @@ def check_options(field: str, options: Iterable[Any], groups: dict[str, type | N
 
 def finetuning_sizes(sizes: "list[int] | SizeRange", field: str) -> list[int]:
     """A `train_sizes` field (a list, or a log-spaced {min, max, num} range) as sorted distinct sizes."""
-    from ftscale.datamodules.subsets import log_spaced_sizes  # loads torch: see sweep_spec.load_spec
+    from ftscale.datamodules.subsets import log_spaced_sizes  # loads torch: see sweep_spec._resolve
 
     if not isinstance(sizes, list):
         try:

@@ -22,7 +22,7 @@ def resolve_methods(
 ) -> tuple[Method, ...]:
     """The spec's methods, each with its class and, when on the `pet_size` axis (`pet_axis`), its sizes; `groups`
     are the classes whose arguments `data.*` and `trainer.*` overrides must be."""
-    from ftscale.lightning_modules import FinetuneModule  # see sweep_spec.load_spec
+    from ftscale.lightning_modules import FinetuneModule  # see sweep_spec._resolve
 
     check(entries, "methods", "a mapping of method name -> {config, overrides, train_sizes}, got {}")
     unknown = sorted(set(pet_axis) - set(entries))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftscale.errors import InputError, MissingFileError
 from ftscale.sweeps.points import Backbone
-from ftscale.sweeps.spec.checks import check, is_int, yaml_file
+from ftscale.sweeps.spec.checks import check, is_int
 from ftscale.sweeps.spec.schema import AxesFields, SpecFile
 
 if TYPE_CHECKING:
@@ -172,17 +172,16 @@ class ModelAxes:
         return self.counts[key]
 
 
-def ladder_config(path: str | None) -> "PretrainConfig | None":
-    """The spec's `ladder` (a pretraining config file) read, or None without one."""
-    from ftscale.ladder.pretrain import PretrainConfig  # see sweep_spec.load_spec
+def read_ladder(path: str | None) -> "PretrainConfig | None":
+    """The spec's `ladder` (a pretraining config file, read by the pretraining's own reader), or None without one."""
+    from ftscale.ladder.pretrain import load_pretrain_config  # see sweep_spec._resolve
 
     if path is None:
         return None
-    ladder_file = yaml_file(path, "ladder")
-    try:  # built directly: the config's own parser would exit with its usage on a bad file
-        return PretrainConfig(**ladder_file)
-    except (ValueError, TypeError) as error:
-        raise InputError(f"ladder: {path} is not a valid pretraining config: {error}") from None
+    try:
+        return load_pretrain_config(path)
+    except InputError as error:  # MissingFileError included
+        raise type(error)(f"ladder: {error}") from None
 
 
 def _token_list(values: Any, ladder: "PretrainConfig", size: str) -> list[int]:

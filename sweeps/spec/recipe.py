@@ -41,7 +41,7 @@ def training_recipe(fields: RecipeFields, trainer: dict[str, Any]) -> Recipe:
 
 def evaluation(fields: EvaluationFields, field: str) -> Transfer:
     """A spec's `transfer` or `retention` (`field`, also the prefix of its metrics): a FinetuneDataModule config."""
-    from ftscale.datamodules import FinetuneDataModule  # loads torch: see sweep_spec.load_spec
+    from ftscale.datamodules import FinetuneDataModule  # loads torch: see sweep_spec._resolve
 
     config = yaml_file(fields.data, f"{field}.data")
     check(isinstance(config.get("class_path"), str), f"{field}.data", "a datamodule config with a class_path")

@@ -104,7 +104,9 @@ class SpecFile:
 
     name: str
     base_config: str = field(metadata=_expected("a config file of `ftscale fit`"))
-    methods: dict[str, MethodEntry]
+    methods: dict[str, MethodEntry] = field(
+        metadata=_expected("a mapping of method name -> {config, overrides, train_sizes}")
+    )
     axes: AxesFields
     train_sizes: list[PositiveInt] | SizeRange
     ladder: str | None = field(default=None, metadata=_expected("a pretraining config file"))
@@ -125,12 +127,7 @@ class SpecFile:
     recipe: RecipeFields | None = None
     transfer: EvaluationFields | None = None
     retention: EvaluationFields | None = None
-    laws: dict[str, Any] | None = None  # checked by analysis.options.law_options
-
-    @property
-    def given(self) -> set[str]:
-        """The optional fields the file sets."""
-        return {f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+    laws: Any = None  # the analysis's options, checked by analysis.options.law_options
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(SpecFile))
@@ -145,13 +142,36 @@ def parse_fields(cls: type, raw: Any, source: Path, where: str) -> Any:
     """`raw` (the YAML mapping at `where` in `source`) as dataclass `cls`, every field checked by jsonargparse."""
     names = [f.name for f in dataclasses.fields(cls)]
     if not isinstance(raw, dict):
-        raise InputError(f"{source}: {where or 'a sweep spec'}: expected a mapping of {', '.join(names)}, got {raw!r}")
+        what = f"{where}: expected a mapping" if where else "expected a sweep spec, a YAML mapping"
+        raise InputError(f"{source}: {what} of {', '.join(names)}, got {raw!r}")
+    for f in dataclasses.fields(cls):  # jsonargparse reads a nested block as a group: a non-mapping fails obscurely
+        block = _hints(cls)[f.name]
+        if dataclasses.is_dataclass(block) and raw.get(f.name) is not None and not isinstance(raw[f.name], dict):
+            parse_fields(block, raw[f.name], source, f"{where}.{f.name}" if where else f.name)
     parser = _parser(cls)
     try:  # on a copy: jsonargparse replaces nested mappings of the object it parses by namespaces
         parsed = parser.instantiate(parser.parse_object(copy.deepcopy(raw)))
     except Exception as error:  # jsonargparse's ArgumentError (a multi-line report, for unions one per member)
         raise InputError(_one_line(str(error), cls, raw, source, where)) from None
-    return cls(**{name: getattr(parsed, name) for name in names})
+    return _plain(cls(**{name: getattr(parsed, name) for name in names}))
+
+
+def _plain(value: Any) -> Any:
+    """jsonargparse's restricted numbers (PositiveInt, ...) as the plain int or float they are: YAML writers and
+    stores know only those."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return type(value)(**{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    return value
 
 
 @functools.cache

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftscale.configs import config_path
-from ftscale.errors import InputError, MissingFileError
+from ftscale.errors import MissingFileError
 from ftscale.sweeps.points import Backbone, Method, Point, Recipe, Transfer, expand
 from ftscale.sweeps.spec.checks import (
     check,
@@ -20,9 +20,9 @@ from ftscale.sweeps.spec.checks import (
     yaml_file,
 )
 from ftscale.sweeps.spec.methods import resolve_methods
-from ftscale.sweeps.spec.models import ModelAxes, ladder_config
+from ftscale.sweeps.spec.models import ModelAxes, read_ladder
 from ftscale.sweeps.spec.recipe import evaluation, fixed_steps, held_out_rules, training_recipe
-from ftscale.sweeps.spec.schema import AXES, FIELDS, SpecFile, read_spec_file
+from ftscale.sweeps.spec.schema import AXES, SpecFile, read_spec_file
 
 if TYPE_CHECKING:
     from ftscale.analysis.options import LawOptions
@@ -92,10 +92,7 @@ def load_spec(path: str | Path, resolve: bool = True) -> SweepSpec:
     given, path = path, config_path(path)
     if not path.is_file():
         raise MissingFileError(f"sweep spec {str(given)!r} does not exist")
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: a sweep spec is a YAML mapping of {', '.join(FIELDS)}")
-    return _resolve(read_spec_file(raw, path), resolve)
+    return _resolve(read_spec_file(read_yaml(path), path), resolve)
 
 
 def _resolve(spec: SpecFile, resolve: bool) -> SweepSpec:
@@ -108,7 +105,7 @@ def _resolve(spec: SpecFile, resolve: bool) -> SweepSpec:
     name = spec.name
     check(name and "/" not in name, "name", f"a non-empty string without '/', got {name!r}")
     base = yaml_file(spec.base_config, "base_config")
-    ladder = ladder_config(spec.ladder)
+    ladder = read_ladder(spec.ladder)
     task = yaml_file(spec.task, "task") if spec.task is not None else {}
     data_class_path = task.get("class_path") if spec.task is not None else (base.get("data") or {}).get("class_path")
     check(not task or isinstance(data_class_path, str), "task", "a datamodule config with a class_path")

@@ -17,18 +17,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ftscale.errors import InputError
 from ftscale.sweeps.store.backend import Tx
-from ftscale.sweeps.store.lease import LEASE_S, is_dead_here, lease_owner, renewing
+from ftscale.sweeps.store.lease import LEASE_S
 from ftscale.sweeps.store.store import Store
+from ftscale.sweeps.store.task import LeasedTask, run_leased
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3  # a selection whose process died this often is failed rather than started again
 CURRENT = "sweep = ? AND selected_at IS NULL"  # the stage whose selection is next (there is at most one)
 SURVIVING = "candidate IS NOT NULL AND candidate NOT IN (SELECT candidate FROM ftscale_eliminations WHERE sweep = ?)"
 
@@ -88,11 +87,11 @@ class StageOutcome:
 Decide = Callable[[int, list[dict[str, Any]], dict[str, Any], set[str]], StageOutcome]
 
 
-class StageTask:
+class StageTask(LeasedTask):
     """The stages of one adaptive sweep in its store: its settings, the point plan, and the selection task."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    TABLE, WHERE = "ftscale_stages", CURRENT
+    OWNER, EXPIRES, ATTEMPTS, ERROR = "owner", "expires", "attempts", "error"
 
     def settings(self) -> dict[str, Any] | None:
         """The adaptive settings the sweep was started with (None: not an adaptive sweep)."""
@@ -183,51 +182,19 @@ class StageTask:
         current = state["current"]
         return current is not None and current["owner"] is not None and current["expires"] >= state["now"]
 
-    def claim(self, owner: str, lease_s: float = LEASE_S, max_attempts: int = MAX_ATTEMPTS) -> int | None:
-        """Lease the selection after the current stage to `owner` if it is due and nobody holds it (or its lease ran
-        out), or renew it if `owner` holds it; return the stage, else None. A selection whose holders died
-        `max_attempts` times is failed instead."""
-
-        def take(tx: Tx) -> int | None:
-            row = tx.one(
-                f"SELECT stage, owner, expires, attempts, error, {{now}} AS now FROM ftscale_stages WHERE {CURRENT}"
-                "{lock}",
-                (self.store.sweep,),
-            )
-            if row is None or row["error"] is not None or any(self._waits(tx, row["stage"]).values()):
-                return None
-            if row["owner"] == owner:
-                renewed = "expires = {now} + ?"
-            elif row["owner"] is None or row["expires"] < row["now"]:
-                if row["owner"] is not None and row["attempts"] >= max_attempts:
-                    error = f"its process died or stalled {row['attempts']} times (lease expired); not retried"
-                    self._set(tx, row["stage"], "owner = NULL, expires = NULL, error = ?", (error,))
-                    return None
-                renewed = "expires = {now} + ?, attempts = attempts + 1"
-            else:
-                return None  # a live holder is selecting
-            self._set(tx, row["stage"], f"owner = ?, {renewed}", (owner, lease_s))
-            return row["stage"]
-
-        return self.store.backend.transact(take, write=True)
-
-    def renew(self, owner: str, lease_s: float = LEASE_S) -> bool:
-        """Extend `owner`'s lease on the selection; False if it holds it no longer."""
-        return self._owned(owner, "expires = {now} + ?", (lease_s,)) == 1
-
-    def release(self, owner: str) -> None:
-        """Give the selection back undone (interrupted), its attempt not counted: the next caller runs it."""
-        self._owned(
-            owner, "owner = NULL, expires = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+    def _due_row(self, tx: Tx) -> dict[str, Any] | None:
+        # Due when no point of its stage or before is unsettled and none of a surviving candidate failed.
+        row = tx.one(
+            f"SELECT stage, owner, expires, attempts, error, {{now}} AS now FROM ftscale_stages WHERE {CURRENT}"
+            "{lock}",
+            (self.store.sweep,),
         )
+        if row is None or row["error"] is not None or any(self._waits(tx, row["stage"]).values()):
+            return None
+        return row
 
-    def expire(self, owner: str) -> None:
-        """End `owner`'s lease on the selection now (its process is known dead), so that the next claim takes it."""
-        self._owned(owner, "expires = 0")
-
-    def fail(self, owner: str, error: str) -> None:
-        """Record that the selection raised `error`: not started again until `--retry-failed`."""
-        self._owned(owner, "owner = NULL, expires = NULL, error = ?", (error,))
+    def _on_lease(self, row: dict[str, Any]) -> tuple[str, tuple, int]:
+        return "", (), row["stage"]
 
     def commit(self, owner: str, outcome: StageOutcome) -> bool | None:
         """Write the outcome of the selection `owner` holds, in one transaction: the eliminations, the stage marked
@@ -288,10 +255,6 @@ class StageTask:
             "failed": tx.one(count + f"status = 'failed' AND {SURVIVING}", (sweep, stage, sweep))["n"],
         }
 
-    def _owned(self, owner: str, assignments: str, params: tuple = ()) -> int:
-        sql = f"UPDATE ftscale_stages SET {assignments} WHERE {CURRENT} AND owner = ?"
-        return self.store.backend.transact(lambda tx: tx.run(sql, (*params, self.store.sweep, owner)), write=True)
-
     def _set(self, tx: Tx, stage: int, assignments: str, params: tuple) -> None:
         tx.run(
             f"UPDATE ftscale_stages SET {assignments} WHERE sweep = ? AND stage = ?", (*params, self.store.sweep, stage)
@@ -312,28 +275,19 @@ def select_when_due(
     current = task.state()["current"]
     if current is None or current["error"] is not None or current["unsettled"] or current["failed"]:
         return False, False
-    holder = current["owner"]
-    if holder is not None and holder != owner and is_dead_here(holder):
-        task.expire(holder)
-    owner = owner or lease_owner()
-    stage = task.claim(owner, lease_s)
-    if stage is None:
+
+    def work(stage: int) -> StageOutcome:
+        state = task.state()
+        dropped = {row["candidate"] for row in state["eliminations"]}
+        return decide(stage, store.rows(), state["settings"], dropped)
+
+    def failure(stage: int) -> str:
+        return f"the selection after stage {stage} of {store.sweep} failed; `sweep run --retry-failed` tries again"
+
+    ran = run_leased(task, current["owner"], owner, work, failure, lease_s)
+    if ran is None:
         return False, False
-    try:
-        with renewing(lambda: task.renew(owner, lease_s), lease_s):
-            state = task.state()
-            dropped = {row["candidate"] for row in state["eliminations"]}
-            outcome = decide(stage, store.rows(), state["settings"], dropped)
-    except Exception as error:
-        task.fail(owner, "".join(traceback.format_exception(error)).rstrip())
-        log.exception(
-            "the selection after stage %d of %s failed; `sweep run --retry-failed` tries again", stage, store.sweep
-        )
-        return False, False
-    except BaseException:  # interrupted: not the selection's fault, the next caller runs it
-        task.release(owner)
-        raise
-    completed = task.commit(owner, outcome)
+    completed = task.commit(*ran)
     return completed is not None, bool(completed)
 
 

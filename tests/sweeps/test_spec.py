@@ -1,6 +1,7 @@
 """Sweep specs: one-factor-at-a-time expansion, dedup of the shared default point, stable ids, clear errors."""
 
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -212,6 +213,18 @@ def test_a_mistyped_field_is_one_line_naming_the_file_the_field_and_what_is_vali
 def test_a_data_option_must_be_a_dotted_name(in_repo, tmp_path):
     with pytest.raises(ValueError, match=r"^data: expected a mapping of dotted option -> value, got keys \[1\]"):
         load_spec(write_spec(tmp_path, edit("data", {1: 5})))
+
+
+def test_a_loaded_spec_holds_plain_values_that_yaml_can_write(in_repo, tmp_path):
+    """The schema's restricted types (PositiveInt, ...) do not leak into what the sweep stores and logs."""
+    recipe = {"epochs": 2, "val_check_interval": 4, "early_stopping": {"patience": 3, "min_delta": 0.01}}
+    transfer = {"data": "configs/eval/world_zero_shot.yaml", "shots": [0, 3]}
+    spec = edit("trainer", None) | {"train_sizes": [10, 100], "recipe": recipe, "transfer": transfer}
+    loaded = load_spec(write_spec(tmp_path, spec))
+    values = [[p.factors for p in loaded.points()], dataclasses.asdict(loaded.recipe)]
+    values.append(dataclasses.asdict(loaded.transfer) | {"shots": list(loaded.transfer.shots)})
+    assert yaml.safe_load(yaml.safe_dump(values)) == values
+    assert type(loaded.train_sizes[0]) is int and type(loaded.recipe.epochs) is int
 
 
 def test_options_of_base_classes_are_accepted(in_repo, tmp_path):
