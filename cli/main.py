@@ -116,6 +116,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
     # Lightning's own use of a deprecated torch pytree API; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # peft's get_peft_model asks transformers 5 for a renamed attribute; nothing a user can act on either.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 class OwnInfoOnly(logging.Filter):

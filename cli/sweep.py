@@ -34,8 +34,9 @@ LEFT = ("id", "method", "axes", "backbone", "revision", "status")
 
 
 def console() -> Console:
-    """The commands' terminal; piped output is not cut to 80 columns: the tables are meant to be read in full."""
-    return Console(width=None if sys.stdout.isatty() else 200)
+    """The commands' terminal; piped output is not cut to a width: the tables are meant to be read in full (a plan's
+    17 columns with hub ids do not fit in 200)."""
+    return Console(width=None if sys.stdout.isatty() else 1000)
 
 
 def plan(spec: Spec, *, mfu: Positive = 0.4, peak_flops: Positive = 989e12) -> int:
