@@ -150,11 +150,12 @@ def choose_sharing(
         return Sharing(method, list(next(iter(choices.values()))), "one axis", [])
     cells, held, _ = sl.reduce_groups(by_axis, {axis: held_out.get(axis) for axis in by_axis})
     form = options.primary_form
+    own_fits: dict = {}  # each axis's own fit on a fold is the same for every option: fitted once
 
     def option(shared: tuple[str, ...]) -> FitFn:
         def fit_fn(leave_out: dict[str, np.ndarray]) -> dict[str, sl.FitResult]:
             return sl.fit_two_stage(
-                cells, stage1=stage1, held_out=leave_out, form=form, shared=shared, refine=REFINE
+                cells, stage1=stage1, held_out=leave_out, form=form, shared=shared, own_fits=own_fits, refine=REFINE
             ).fits
 
         return fit_fn

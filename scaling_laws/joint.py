@@ -74,6 +74,7 @@ def fit_two_stage(
     shared: Sequence[str] = ("beta", "E"),
     held_out: Rules = None,
     weights: Mapping[str, np.ndarray] | None = None,
+    own_fits: dict | None = None,
     **fit_kw,
 ) -> TwoStageResult:
     """Fit `shared` on the `stage1` factors together (each with its own other params), then refit each
@@ -82,7 +83,10 @@ def fit_two_stage(
     list of rules for every factor, or a mapping factor -> rules or a boolean mask (the paper holds out the
     largest model but an interior pretraining checkpoint). Grouped series (replicates, `Points.groups`) are
     fitted on their cell means. weights: factor -> per-point (per-cell) multiplicities (a bootstrap
-    resample), used in both stages. Every law and the shared stage carry a fit-quality verdict.
+    resample), used in both stages. Every law and the shared stage carry a fit-quality verdict. own_fits: a dict
+    kept by the caller across calls on the same series and options that differ only in `shared` or `held_out` (the
+    options of a cross-validation): each factor's own fit, the stage-1 start, which does not depend on `shared`,
+    is then computed once per held-out mask.
     """
     names = stage1_factors(series, stage1, form, shared)
     rules = {g: factor_rules(held_out, g) for g in series}
@@ -96,14 +100,20 @@ def fit_two_stage(
         w = None if weights is None else np.asarray(weights[g], float)[keep]
         view = stage1_view(form, shared, names, k)
         parts.append(Objective.on_points(view, points, keep, kind=kind, delta=delta, weights=w))
+
     # Starts: each factor's own unconstrained fit supplies its own parameters, and in turn each fit's
     # shared values (a common grid start cannot suit factors whose X differ by orders of magnitude).
-    alone = {
-        g: form.to_internal(
-            fit_points(form, series[g], held_out=held[g], assess_quality=False, **_kw(weights, g, fit_kw)).params
-        )
-        for g in names
-    }
+    def own_fit(g: str) -> np.ndarray:
+        fit = fit_points(form, series[g], held_out=held[g], assess_quality=False, **_kw(weights, g, fit_kw))
+        return form.to_internal(fit.params)
+
+    if own_fits is None or weights is not None:
+        alone = {g: own_fit(g) for g in names}
+    else:
+        for g in names:
+            if (g, held[g].tobytes()) not in own_fits:
+                own_fits[g, held[g].tobytes()] = own_fit(g)
+        alone = {g: own_fits[g, held[g].tobytes()] for g in names}
     at = [form.params.index(p) for p in own]
     mine = np.concatenate([alone[g][at] for g in names])
     warm = [np.concatenate([alone[g][[form.params.index(p) for p in shared]], mine]) for g in names]

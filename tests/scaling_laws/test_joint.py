@@ -59,3 +59,15 @@ def test_held_out_rules_can_differ_per_factor():
     r = fit_two_stage(series, held_out={"model": ["x=max"], "pretrain": [f"x={interior!r}"]})
     assert r.fits["model"].n_held_out == int((series["model"].x == xs["model"][-1]).sum())
     assert r.fits["pretrain"].n_held_out == int((series["pretrain"].x == interior).sum())
+
+
+def test_own_fits_kept_across_options_give_the_fits_computed_afresh():
+    series = _series(0.01)
+    kept: dict = {}
+    for shared in (("beta", "E"), ("E",), ("beta", "E")):
+        for held_out in (None, ["x=max"]):
+            memoised = fit_two_stage(series, shared=shared, held_out=held_out, own_fits=kept)
+            fresh = fit_two_stage(series, shared=shared, held_out=held_out)
+            assert memoised.shared == fresh.shared
+            assert {g: f.params for g, f in memoised.fits.items()} == {g: f.params for g, f in fresh.fits.items()}
+    assert len(kept) == 2 * len(series)  # one own fit per factor and held-out mask, whatever is shared
