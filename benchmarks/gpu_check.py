@@ -323,20 +323,18 @@ def check_fsdp(setup: Setup) -> dict[str, Any]:
 
     module = FullFinetune(backbone=setup.backbone)
     strategy = ModelParallelStrategy(data_parallel_size=1, tensor_parallel_size=1, save_distributed_checkpoint=False)
-    # Lightning writes the rendezvous address into os.environ; a later part, or a process this one starts, must
-    # inherit neither it nor the process group (its port stays bound here).
-    rendezvous = {name: os.environ.get(name) for name in ("MASTER_ADDR", "MASTER_PORT")}
+    # Lightning writes the rendezvous (MASTER_ADDR, MASTER_PORT), the ranks (LOCAL_RANK, NODE_RANK) and
+    # OMP_NUM_THREADS into os.environ: a later part, or a process this one starts, must inherit none of them (with
+    # LOCAL_RANK set, a later `ftscale fit` takes itself for a launched worker), nor the process group.
+    environ = dict(os.environ)
     try:
         result = train(setup, module, strategy=strategy)
         result["backend"] = dist.get_backend()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-        for name, value in rendezvous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(environ)
     result["fsdp_units"] = sum(isinstance(m, FSDPModule) for m in module.model.modules())
     result["passed"] = result["passed"] and result["fsdp_units"] > 1
     return result

@@ -76,7 +76,9 @@ def test_a_failed_part_prints_its_error_and_the_others_still_run(monkeypatch, tm
 
 @pytest.mark.slow
 def test_every_part_runs_on_the_cpu_with_a_tiny_model(tmp_path, capsys):
+    environ = dict(os.environ)
     code = gpu_check.main([*TINY, "--out", str(tmp_path / "r.json")])
+    assert dict(os.environ) == environ  # no rank or rendezvous left for a process started later (FSDP's)
 
     report = json.loads((tmp_path / "r.json").read_text())
     parts = {p["part"]: p for p in report["parts"]}

@@ -106,6 +106,9 @@ def test_activation_checkpointing_recomputes_layers_with_the_same_loss_and_gradi
 # --- `ftscale fit` with configs/trainer/fsdp.yaml on two CPU processes (gloo) -------------------------------------
 
 
+LAUNCHER_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "RANK", "WORLD_SIZE")
+
+
 def fit_args(backbone: Path, method: str, out: Path, steps: int, batch_size: int) -> list[str]:
     # One global batch of 4 examples: each step sees the same examples on one process (4) and on two (2 + 2).
     # A constant learning rate keeps a resumed run on the schedule of an uninterrupted one.
@@ -134,8 +137,9 @@ def fit_fsdp(backbone: Path, method: str, out: Path, steps: int = 6, *extra: str
     run = subprocess.run(
         [sys.executable, "-m", "ftscale.cli", "fit", *args],
         cwd=ROOT,
-        # A rendezvous address left in this process's environment by an earlier test would be taken as given.
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("MASTER_")}, "OMP_NUM_THREADS": "1"},
+        # A rendezvous address or a rank left in this process's environment by an earlier test would be taken as
+        # given (with LOCAL_RANK set, Lightning launches no second process).
+        env={**{k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=300,
