@@ -274,7 +274,7 @@ def critical(
         for c in found:
             line = f"{at}critical Df = {c.df:.6g}"
             if c.low is not None:
-                line += f"  {100 * c.level:g}% [{c.low:.6g}, {c.high:.6g}] in {100 * c.share:.0f}% of resamples"
+                line += f"  {c.interval(digits=6)}"
             elif c.share is not None:
                 line += "  (no resample crosses this way)"
             line += f": {c.below} better below, {c.above} better above{mark}"

@@ -259,7 +259,7 @@ def _crossings(c: Critical, i: int) -> str:
     for x in c.crossings[i]:
         line = f"Df = {x.df:.4g}: {x.below} better below, {x.above} above"
         if x.low is not None:
-            line += f" ({100 * x.level:g}% [{x.low:.4g}, {x.high:.4g}], in {100 * x.share:.0f}% of resamples)"
+            line += f" ({x.interval()})"
         if x.extrapolation:
             line += "; extrapolation: " + "; ".join(x.extrapolation)
         out.append(line)

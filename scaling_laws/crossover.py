@@ -113,6 +113,13 @@ class Crossing:
     level: float | None = None
     extrapolation: list[str] = field(default_factory=list)  # why it lies outside what the fits measured
 
+    def interval(self, digits: int = 4) -> str:
+        """`95% [low, high] in 87% of resamples` (to `digits` significant digits), or '' without resamples."""
+        if self.low is None:
+            return ""
+        low, high = f"{self.low:.{digits}g}", f"{self.high:.{digits}g}"
+        return f"{100 * self.level:g}% [{low}, {high}] in {100 * self.share:.0f}% of resamples"
+
 
 def crossings(
     fit1: FitResult,

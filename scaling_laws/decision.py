@@ -106,7 +106,7 @@ class Decision:
         else:
             line = f"next crossing: {c.above} overtakes {self.best} at Df = {c.df:.4g}"
             if c.low is not None:
-                line += f" ({100 * c.level:g}% [{c.low:.4g}, {c.high:.4g}] in {100 * c.share:.0f}% of resamples)"
+                line += f" ({c.interval()})"
             if c.extrapolation:
                 line += " -- an extrapolation: " + "; ".join(c.extrapolation)
             lines.append(line)

@@ -56,6 +56,20 @@ def import_class(class_path: str, field: str) -> type:
         raise InputError(f"{field}: class_path {class_path!r} cannot be imported") from None
 
 
+def config_class(path: Any, field: str, base: type, what: str) -> tuple[dict[str, Any], type]:
+    """The config file `field` names and the class its `class_path` imports, which must be a `base`; `what` names
+    such a config in errors ("a method config")."""
+    config = yaml_file(path, field)
+    check(isinstance(config.get("class_path"), str), field, f"{what} with a class_path")
+    cls = import_class(config["class_path"], field)
+    check(
+        isinstance(cls, type) and issubclass(cls, base),
+        field,
+        f"{what} whose class_path is a {base.__name__}, got {config['class_path']!r}",
+    )
+    return config, cls
+
+
 def parameters(cls: type) -> dict[str, inspect.Parameter]:
     """The init arguments of a class, following `**kwargs` up to its bases as LightningCLI does."""
     found: dict[str, inspect.Parameter] = {}

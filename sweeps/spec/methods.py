@@ -8,11 +8,10 @@ from ftscale.sweeps.points import Method
 from ftscale.sweeps.spec.checks import (
     check,
     check_options,
+    config_class,
     finetuning_sizes,
-    import_class,
     is_int,
     parameters,
-    yaml_file,
 )
 from ftscale.sweeps.spec.schema import MethodEntry
 
@@ -30,14 +29,7 @@ def resolve_methods(
     methods = []
     for name, entry in entries.items():
         field = f"methods.{name}"
-        config = yaml_file(entry.config, f"{field}.config")
-        check(isinstance(config.get("class_path"), str), f"{field}.config", "a method config with a class_path")
-        method_class = import_class(config["class_path"], f"{field}.config")
-        check(
-            isinstance(method_class, type) and issubclass(method_class, FinetuneModule),
-            f"{field}.config",
-            f"a method config whose class_path is a FinetuneModule, got {config['class_path']!r}",
-        )
+        config, method_class = config_class(entry.config, f"{field}.config", FinetuneModule, "a method config")
         overrides = dict(entry.overrides)
         check_options(f"{field}.overrides", overrides, groups | {"model": method_class})
         sizes = finetuning_sizes(entry.train_sizes, f"{field}.train_sizes") if entry.train_sizes is not None else []

@@ -4,7 +4,7 @@ transfer and retention evaluations, and the held-out rules of the fit."""
 from typing import Any
 
 from ftscale.sweeps.points import Recipe, Transfer
-from ftscale.sweeps.spec.checks import check, import_class, is_int, yaml_file
+from ftscale.sweeps.spec.checks import check, config_class, is_int
 from ftscale.sweeps.spec.schema import AXES, EvaluationFields, RecipeFields
 
 
@@ -43,14 +43,7 @@ def evaluation(fields: EvaluationFields, field: str) -> Transfer:
     """A spec's `transfer` or `retention` (`field`, also the prefix of its metrics): a FinetuneDataModule config."""
     from ftscale.datamodules import FinetuneDataModule  # loads torch: see sweep_spec._resolve
 
-    config = yaml_file(fields.data, f"{field}.data")
-    check(isinstance(config.get("class_path"), str), f"{field}.data", "a datamodule config with a class_path")
-    data_class = import_class(config["class_path"], f"{field}.data")
-    check(
-        isinstance(data_class, type) and issubclass(data_class, FinetuneDataModule),
-        f"{field}.data",
-        f"a FinetuneDataModule config, got class_path {config['class_path']!r}",
-    )
+    config_class(fields.data, f"{field}.data", FinetuneDataModule, "a datamodule config")
     shots = fields.shots
     check(
         shots and len(set(shots)) == len(shots),

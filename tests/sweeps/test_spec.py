@@ -359,7 +359,10 @@ def test_transfer_on_the_ladder_scores_each_checkpoint_once(in_repo, tmp_path):
     ("transfer", "message"),
     [
         ({"data": "configs/eval/nope.yaml"}, "transfer.data: expected an existing file"),
-        ({"data": "configs/methods/fmt.yaml"}, "transfer.data: expected a FinetuneDataModule config"),
+        (
+            {"data": "configs/methods/fmt.yaml"},
+            "transfer.data: expected a datamodule config whose class_path is a FinetuneDataModule",
+        ),
         ({"data": "configs/pretrain/test.yaml"}, "transfer.data: expected a datamodule config with a class_path"),
         ({"data": "configs/eval/world_zero_shot.yaml", "shots": [0, 0]}, "transfer.shots"),
         ({"data": "configs/eval/world_zero_shot.yaml", "shots": [-1]}, "transfer.shots"),

@@ -77,7 +77,10 @@ def test_retention_is_an_evaluation_of_its_own_beside_transfer(in_repo, tmp_path
     ("retention", "message"),
     [
         ({"data": "configs/eval/nope.yaml"}, "retention.data: expected an existing file"),
-        ({"data": "configs/methods/fmt.yaml"}, "retention.data: expected a FinetuneDataModule config"),
+        (
+            {"data": "configs/methods/fmt.yaml"},
+            "retention.data: expected a datamodule config whose class_path is a FinetuneDataModule",
+        ),
         ({"data": "configs/eval/world_retention.yaml", "shots": [3, 3]}, "retention.shots"),
         ({"shots": [0]}, "retention.data: expected a datamodule config file (a required field)"),
     ],
