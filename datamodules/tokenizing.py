@@ -6,10 +6,11 @@ twice its `train_size` (not the whole split: at ~2-3K examples/s per core, 1M pa
 that trains on 100K), and the points of a sweep that share a subset seed share every chunk their subsets share.
 """
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import datasets
@@ -94,7 +95,8 @@ def tokenize_split(
 ) -> datasets.Dataset:
     """`encode(batch, positions)` over a split (batched, `num_proc` processes), or its cache of `key`; the result
     keeps the `target` and `language` columns, for the batches' references and languages."""
-    with progress_bars(len(split)):
+    environ = os.environ
+    with progress_bars(len(split)), _keeping_environ(environ):
         tokenized = split.map(
             encode,
             batched=True,
@@ -112,6 +114,21 @@ def tokenize_split(
     tmp.write_text(json.dumps([Path(f["filename"]).name for f in tokenized.cache_files]))
     tmp.replace(manifest)
     return tokenized
+
+
+@contextlib.contextmanager
+def _keeping_environ(environ: os._Environ) -> Iterator[None]:
+    # `map(num_proc > 1)` of datasets 5.2 rebinds `os.environ` to a copy of itself; whoever holds the original object
+    # (a monkeypatch, a library) would write to an environment no longer the process's. Keep the one object.
+    try:
+        yield
+    finally:
+        if os.environ is not environ:
+            current = dict(os.environ)
+            for name in [name for name in environ if name not in current]:
+                del environ[name]
+            environ.update(current)
+            os.environ = environ  # noqa: B003 (the same object back, already holding the current values)
 
 
 def cached_tokens(key: str) -> datasets.Dataset | None:

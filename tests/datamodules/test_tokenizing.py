@@ -1,6 +1,7 @@
 """Tokenized splits are cached on disk: an identical datamodule skips the tokenizer, sweep points share chunks of
 their nested subsets, and any change that alters the ids re-tokenizes."""
 
+import os
 import shutil
 
 import pytest
@@ -101,7 +102,9 @@ def test_tokenizing_processes_give_the_same_ids(world_tokenizer_dir, tmp_path, m
     one.setup("fit")
     shutil.rmtree(tmp_path / "cache" / "tokenized")
     two = SyntheticTranslation(str(world_tokenizer_dir), num_proc=2, **sizes)  # the datamodule goes to 2 workers
+    environ = os.environ
     two.setup("fit")
+    assert os.environ is environ  # datasets' map rebinds it: the monkeypatch's undo would miss the process's
     for split in ("train", "validation"):
         assert items(two, split) == items(one, split)
 

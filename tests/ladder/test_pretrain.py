@@ -60,6 +60,10 @@ def test_a_second_call_does_no_work_and_specs_resolve_to_the_checkpoints(test_la
         raise AssertionError(f"pretrained again: {args[1]}")
 
     monkeypatch.setattr(pretrain, "_pretrain_size", train)
+    missing = {
+        size: str(config.size_dir(size)) for size in config.sizes if pretrain.read_manifest(config, size) is None
+    }
+    assert not missing, (missing, {size: m["checkpoints"][-1]["path"] for size, m in test_ladder.items()})
     assert pretrain_ladder(config) == test_ladder
     path = resolve_backbone("ladder:s@65536", TEST_LADDER)
     assert path == str(config.checkpoint_dir("s", 65536))
