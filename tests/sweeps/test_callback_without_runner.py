@@ -22,17 +22,14 @@ def ftscale(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(
-    backend, in_repo, test_ladder, tmp_path, request
-):
-    store = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+def test_three_fit_processes_record_their_points_and_one_fits_the_sweep(in_repo, test_ladder, tmp_path, postgres_url):
+    # On PostgreSQL, the store of launchers on many machines (each store's own concurrency: test_runner_backends.py).
+    store = postgres_url
     env = os.environ | {"HOME": str(tmp_path), "WANDB_MODE": "offline"}  # no credentials: offline W&B
     env.pop("WANDB_API_KEY", None)
-    if store is not None:  # `sweep init` prints the commands without it: the user's launcher provides it
-        env["PGPASSWORD"] = parse(store).password
+    env["PGPASSWORD"] = parse(store).password  # `sweep init` prints the commands without it: the launcher gives it
     sweep = tmp_path / "sweep"
-    init = ftscale("sweep", "init", SPEC, "--dir", str(sweep), *(["--store", store] if store else []), env=env)
+    init = ftscale("sweep", "init", SPEC, "--dir", str(sweep), "--store", store, env=env)
     commands = [shlex.split(line)[1:] for line in init.stdout.splitlines()]
     assert init.returncode == 0 and len(commands) == 3, init.stderr
 

@@ -245,7 +245,11 @@ def test_kill_9_during_the_real_fit_leaves_one_laws_json_and_one_wandb_fit_run(i
         "row = store.claim(owner, 600); assert store.finish(row['id'], owner, json.loads(sys.argv[2])); "
         "fit_if_due(target, complete_sweep, owner, store)"
     )
-    fitter = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), json.dumps(points[-1].metrics)], cwd=ROOT)
+    # A process of its own, as a runner on another terminal or machine is: not attached to the W&B service an earlier
+    # test started in this one (a service keeps a killed client's run id in use for a while).
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    args = [sys.executable, "-c", code, str(tmp_path), json.dumps(points[-1].metrics)]
+    fitter = subprocess.Popen(args, cwd=ROOT, env=env)
     # Stopped once its W&B run exists (the fit's last part), then killed: a fit with a W&B run left half-written.
     while not list((tmp_path / "wandb").glob("offline-run-*-laws_*/run-*.wandb")):
         assert fitter.poll() is None, "the fit ended before its W&B run started"

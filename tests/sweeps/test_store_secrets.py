@@ -63,7 +63,10 @@ def test_a_password_protected_store_leaves_its_password_in_no_file_and_no_output
 
     # Four runner processes, one of them killed with kill -9 while it runs a point.
     sweep = tmp_path / "sweep"
-    command = ["sweep", "run", TEST_SPEC, "--dir", str(sweep), "--store", url, "--workers", "4"]
+    # configs/sweeps/test.yaml at two finetuning sizes: 10 points, enough for 4 runners and one killed mid-point.
+    spec = tmp_path / "test.yaml"
+    spec.write_text(yaml.safe_dump(yaml.safe_load((ROOT / TEST_SPEC).read_text()) | {"train_sizes": [8, 16]}))
+    command = ["sweep", "run", str(spec), "--dir", str(sweep), "--store", url, "--workers", "4"]
     runner = subprocess.Popen([sys.executable, "-m", "ftscale.cli", *command], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     while not (sweep / "spec.yaml").is_file():  # written once the points are in the store
