@@ -206,7 +206,13 @@ def drain(
     ran = 0
     while stop is None or not stop.is_set():
         owner = lease_owner()  # one per claim: a completion taken by a claim is told apart from a run's
-        row = store.claim(owner, lease_s)
+        try:
+            row = store.claim(owner, lease_s)
+        except KeyboardInterrupt:  # the claim may have committed before the interrupt: give back what it took
+            for held in store.rows():
+                if held["status"] == "running" and held["lease_owner"] == owner:
+                    store.release(held["id"], owner)
+            raise
         if row is None:
             if select_if_due(target, fit, owner, store):
                 continue  # the next stage's points are open, or the sweep ended
@@ -242,10 +248,10 @@ def _run_claimed(
     # What an earlier attempt that ended without a result left: its W&B run directory set aside (each run once),
     # its Lightning logs marked.
     directory = point_dir(target.sweep_dir, row["id"])
-    set_aside(target.sweep_dir, point_run_id(row["id"], store.sweep_uid()), directory / SUPERSEDED)
-    mark_superseded(directory)
     job = _job(row, target, owner, stop)
-    try:
+    try:  # from the claim on: an interrupt anywhere gives the point back
+        set_aside(target.sweep_dir, point_run_id(row["id"], store.sweep_uid()), directory / SUPERSEDED)
+        mark_superseded(directory)
         with renewing(lambda: store.heartbeat(job.point_id, owner, lease_s), lease_s):
             execute(job)
         if store.get(job.point_id)["status"] == "running":
