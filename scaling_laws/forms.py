@@ -133,15 +133,23 @@ class LawForm:
         weights /= total[:, None]  # softmax over terms: d LSE / d term
         grad = np.zeros((*total.shape, theta.shape[1]))
         for m, row in enumerate(self._grads(t, lx, ldf)):
+            share = weights[:, m]
             for i, g in enumerate(row):
-                if not (np.isscalar(g) and g == 0):
-                    grad[..., i] += weights[:, m] * g
+                if isinstance(g, float) and g in (0.0, 1.0):  # constant derivatives: skip 0, no product for 1
+                    if g:
+                        grad[..., i] += share
+                else:
+                    grad[..., i] += share * g
         return top + np.log(total), grad
 
     def _stack(self, theta: np.ndarray, lx: np.ndarray, ldf: np.ndarray) -> np.ndarray:
+        """The log terms (K, M, n); assigned into one array (cheaper than broadcasting and stacking each)."""
         t = [theta[:, i : i + 1] for i in range(theta.shape[1])]
-        shape = (theta.shape[0], ldf.shape[-1])
-        return np.stack([np.broadcast_to(term, shape) for term in self._terms(t, lx, ldf)], axis=1)
+        terms = self._terms(t, lx, ldf)
+        out = np.empty((theta.shape[0], len(terms), ldf.shape[-1]))
+        for m, term in enumerate(terms):
+            out[:, m] = term
+        return out
 
     def predict(self, params: Mapping[str, float], x: np.ndarray | float | None, df: np.ndarray | float):
         """L at (X, Df) for natural parameters (X is ignored by single-factor forms)."""

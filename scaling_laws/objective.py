@@ -81,8 +81,12 @@ class Objective:
         else:
             pred = np.exp(logl)
             r, grad = self.target - pred, grad * pred[:, None]
-        value = float((huber(r, self.delta) * self.weights).sum())
-        psi = np.clip(r, -self.delta, self.delta) * self.weights  # Huber derivative times weight
+        # huber(r) = c (|r| - c/2) with c = min(|r|, delta); its derivative is sign(r) c
+        a = np.abs(r)
+        c = np.minimum(a, self.delta)
+        wc = self.weights * c
+        value = float((wc * (a - 0.5 * c)).sum())
+        psi = np.copysign(wc, r)  # Huber derivative times weight
         return value, -(psi[:, None] * grad).sum(0)
 
     def gradient_scale(self, theta: np.ndarray) -> np.ndarray:
