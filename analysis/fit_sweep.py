@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -43,7 +44,6 @@ STAGE1 = ("model_size", "pretrain_tokens")  # the axes whose laws share paramete
 # on the PET-size axis X is each method's own size (a LoRA rank, a prompt length).
 COMPARABLE = ("model_size", "pretrain_tokens")
 HeldOut = Mapping[str, Sequence[str]]  # axis -> rules of the points kept out of its fits
-MethodFit = tuple[list[LawFit], Sharing, list[FormChoice], dict[str, np.ndarray]]
 
 
 def series(points: list[PointResult], method: str, axis: str) -> sl.Points | None:
@@ -71,32 +71,65 @@ def fit_sweep(
     options: LawOptions | None = None,
 ) -> SweepResults:
     """Fit every method along each of its axes (a method that cannot be fitted yet is listed as skipped); with
-    `workers` > 1 the methods are fitted in that many processes at once (the same results). `options`: the spec's
+    `workers` > 1 the work runs in that many processes at once (the same results). `options`: the spec's
     `laws` (forms, primary form, sharing, decision target)."""
     options = options or LawOptions()
     results = SweepResults(sweep, task, points, options.primary, describe_forms(options.candidates))
+    by_method = {m: _series_by_axis(points, m) for m in sorted({p.method for p in points if p.axes})}
+    fittable = {m: by_axis for m, by_axis in by_method.items() if by_axis}
+    with _executor(workers) as run:
+        # Each method's sharing and each law's form table are independent: one batch, the sharings (the longest)
+        # first. Then the bootstraps, which need the sharing.
+        sharings = [(_sharing_task, (m, by_axis, held_out, options)) for m, by_axis in fittable.items()]
+        tables = [
+            (_forms_task, (m, axis, pts, held_out.get(axis), options))
+            for m, by_axis in fittable.items()
+            for axis, pts in by_axis.items()
+        ]
+        done = run(sharings + tables)
+        sharing = dict(zip(fittable, done[: len(sharings)], strict=True))
+        forms: dict[str, list] = {m: [] for m in fittable}
+        for (_, (m, *_)), table in zip(tables, done[len(sharings) :], strict=True):
+            forms[m].append(table)
+        boots = [
+            (_bootstrap_task, (m, fittable[m], held_out, options, chosen, bootstrap, seed))
+            for m, chosen in sharing.items()
+            if isinstance(chosen, Sharing)
+        ]
+        fitted = dict(zip((job[1][0] for job in boots), run(boots), strict=True))
     delta_h: dict[str, np.ndarray] = {}
-    methods = sorted({p.method for p in points if p.axes})
-    jobs = [(method, _series_by_axis(points, method), held_out, options, bootstrap, seed) for method in methods]
-    if workers > 1 and len(jobs) > 1:
-        # Spawned, not forked: the caller may hold threads (a point's Trainer, W&B).
-        with ProcessPoolExecutor(min(workers, len(jobs)), multiprocessing.get_context("spawn")) as pool:
-            fitted = list(pool.map(_fit_method, *zip(*jobs, strict=True)))
-    else:
-        fitted = [_fit_method(*job) for job in jobs]
-    for outcome in fitted:
-        if isinstance(outcome, Skipped):
-            results.skipped.append(outcome)
+    for method, by_axis in by_method.items():
+        if not by_axis:
+            results.skipped.append(Skipped(method, [], "no axis has points at two or more values of X yet"))
             continue
-        laws, sharing, forms, errors = outcome
+        outcomes = [sharing[method], fitted.get(method), *forms[method]]
+        skipped = next((o for o in outcomes if isinstance(o, Skipped)), None)
+        if skipped is not None:
+            results.skipped.append(replace(skipped, axes=sorted(by_axis)))
+            continue
+        laws, chosen, errors = fitted[method]
         results.laws += laws
-        results.sharing.append(sharing)
-        results.forms += forms
+        results.sharing.append(chosen)
+        results.forms += forms[method]
         delta_h |= errors
     results.critical = critical_sizes(results.laws, points)
     results.decisions = decisions(results.laws, points, options.target)
     results.claims = judge_claims(results.laws, delta_h, points, LEVEL)
     return results
+
+
+Call = tuple[Callable, tuple]
+
+
+@contextmanager
+def _executor(workers: int) -> Iterator[Callable[[list[Call]], list]]:
+    """A runner of calls that returns their results in order: in `workers` spawned processes (spawned, not
+    forked: the caller may hold threads, a point's Trainer or W&B), or in this process when workers is 1."""
+    if workers <= 1:
+        yield lambda calls: [fn(*args) for fn, args in calls]
+        return
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+        yield lambda calls: [f.result() for f in [pool.submit(fn, *args) for fn, args in calls]]
 
 
 def describe_forms(forms: Sequence[sl.LawForm]) -> dict[str, dict]:
@@ -111,30 +144,50 @@ def _series_by_axis(points: list[PointResult], method: str) -> dict[str, sl.Poin
     return {axis: s for axis in AXES if (s := series(points, method, axis)) is not None}
 
 
-def _fit_method(
-    method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, options: LawOptions, bootstrap: int, seed: int
-) -> MethodFit | Skipped:
-    """One method's laws (two-stage, with intervals), its sharing, its form table and its held-out error per
-    resample (keyed `method/axis`), or why it cannot be fitted yet."""
+def _stage1(by_axis: dict[str, sl.Points]) -> list[str] | None:
+    return [a for a in STAGE1 if a in by_axis] or None
+
+
+def _sharing_task(method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, options: LawOptions):
+    """`choose_sharing`, or why the method cannot be fitted (a Skipped)."""
     try:
-        if not by_axis:
-            raise sl.ScalingLawError("no axis has points at two or more values of X yet")
-        stage1 = [a for a in STAGE1 if a in by_axis] or None
-        sharing = choose_sharing(method, by_axis, held_out, options, stage1)
-        kw = {"stage1": stage1, "held_out": dict(held_out), "form": options.primary_form, "refine": REFINE}
-        if bootstrap:
-            result = sl.bootstrap_two_stage(
-                by_axis, shared=tuple(sharing.shared), n=bootstrap, seed=seed, level=LEVEL, **kw
-            )
-        else:
-            result = sl.fit_two_stage(by_axis, shared=tuple(sharing.shared), **kw)
-        forms = [form_choice(method, axis, by_axis[axis], held_out.get(axis), options) for axis in result.fits]
+        return choose_sharing(method, by_axis, held_out, options, _stage1(by_axis))
     except sl.ScalingLawError as error:
-        return Skipped(method, sorted(by_axis), str(error))
+        return Skipped(method, [], str(error))
+
+
+def _forms_task(method: str, axis: str, points: sl.Points, rules: Sequence[str] | None, options: LawOptions):
+    """`form_choice`, or why the method cannot be fitted (a Skipped)."""
+    try:
+        return form_choice(method, axis, points, rules, options)
+    except sl.ScalingLawError as error:
+        return Skipped(method, [], str(error))
+
+
+def _bootstrap_task(
+    method: str,
+    by_axis: dict[str, sl.Points],
+    held_out: HeldOut,
+    options: LawOptions,
+    sharing: Sharing,
+    bootstrap: int,
+    seed: int,
+):
+    """One method's laws (two-stage with its sharing, with intervals), its sharing with the shared stage's
+    verdict, and its held-out error per resample (keyed `method/axis`); or why it cannot be fitted (a Skipped)."""
+    kw = {"stage1": _stage1(by_axis), "held_out": dict(held_out), "form": options.primary_form, "refine": REFINE}
+    shared = tuple(sharing.shared)
+    try:
+        if bootstrap:
+            result = sl.bootstrap_two_stage(by_axis, shared=shared, n=bootstrap, seed=seed, level=LEVEL, **kw)
+        else:
+            result = sl.fit_two_stage(by_axis, shared=shared, **kw)
+    except sl.ScalingLawError as error:
+        return Skipped(method, [], str(error))
     sharing = replace(sharing, stage1_quality=result.stage1_quality, stage1_reasons=result.stage1_reasons)
     laws = [LawFit(method, axis, fit, list(sharing.shared)) for axis, fit in result.fits.items()]
     errors = {f"{method}/{axis}": np.asarray(v) for axis, v in (result.delta_h_samples or {}).items()}
-    return laws, sharing, forms, errors
+    return laws, sharing, errors
 
 
 def choose_sharing(
