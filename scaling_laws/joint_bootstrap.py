@@ -25,7 +25,7 @@ from ftscale.scaling_laws.batched import Part, solve
 from ftscale.scaling_laws.draws import Draws, draw
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.fitter import fit_points, minimise
-from ftscale.scaling_laws.forms import MULTIPLICATIVE, LawForm
+from ftscale.scaling_laws.forms import FLOOR, MULTIPLICATIVE, LawForm
 from ftscale.scaling_laws.intervals import percentile_interval
 from ftscale.scaling_laws.joint import (
     Rules,
@@ -166,12 +166,14 @@ def _stage1(job: _Job, draws: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray
     start = np.tile(job.start1, (len(weights[names[0]]), 1))
     opt = solve(parts, start, bounds=bounds, kind=job.kind, delta=job.delta)
     theta, ok = opt.theta, opt.converged.copy()
-    if "E" in job.shared:
+    floors = [i for i, c in enumerate(stage1_columns(form, job.shared, names)) if form.meaning(form.params[c]) == FLOOR]
+    if floors and not ok.all():
         # Resamples whose optimum has E -> 0 crawl along a curved valley towards it; started from E's lower
-        # bound (a pure power law) they converge at once. Kept only where that is at least as low.
-        rows, col = np.flatnonzero(~ok), job.shared.index("E")
+        # bound (a pure power law; every factor's E when E is not shared) they converge at once. Kept only where
+        # that is at least as low.
+        rows = np.flatnonzero(~ok)
         low = start[rows].copy()
-        low[:, col] = bounds[col][0]
+        low[:, floors] = [bounds[i][0] for i in floors]
         again = solve([p.rows(rows) for p in parts], low, bounds=bounds, kind=job.kind, delta=job.delta)
         take = again.converged & (again.value <= opt.value[rows])
         theta[rows[take]], ok[rows[take]] = again.theta[take], True
