@@ -9,10 +9,7 @@ fitted points prefers. Every choice (sharing, form) reads the fitted points only
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -32,6 +29,7 @@ from ftscale.analysis.results import (
     Skipped,
     SweepResults,
 )
+from ftscale.analysis.schedule import Call, run_calls
 from ftscale.scaling_laws.crossover import DF_BOUNDS
 from ftscale.scaling_laws.crossval import FitFn
 
@@ -77,59 +75,42 @@ def fit_sweep(
     results = SweepResults(sweep, task, points, options.primary, describe_forms(options.candidates))
     by_method = {m: _series_by_axis(points, m) for m in sorted({p.method for p in points if p.axes})}
     fittable = {m: by_axis for m, by_axis in by_method.items() if by_axis}
-    with _executor(workers) as run:
-        # Each method's sharing and each law's form table are independent: one batch, the sharings (the longest)
-        # first. Then the bootstraps, which need the sharing.
-        sharings = [(_sharing_task, (m, by_axis, held_out, options)) for m, by_axis in fittable.items()]
-        tables = [
-            (_forms_task, (m, axis, pts, held_out.get(axis), options))
-            for m, by_axis in fittable.items()
-            for axis, pts in by_axis.items()
-        ]
-        done = run(sharings + tables)
-        sharing = dict(zip(fittable, done[: len(sharings)], strict=True))
-        forms: dict[str, list] = {m: [] for m in fittable}
-        for (_, (m, *_)), table in zip(tables, done[len(sharings) :], strict=True):
-            forms[m].append(table)
-        boots = [
-            (_bootstrap_task, (m, fittable[m], held_out, options, chosen, bootstrap, seed))
-            for m, chosen in sharing.items()
-            if isinstance(chosen, Sharing)
-        ]
-        fitted = dict(zip((job[1][0] for job in boots), run(boots), strict=True))
+    # Each method's sharing and each law's form table are independent; a method's bootstrap needs its sharing. Ranks:
+    # the sharings first, then each bootstrap as soon as its sharing is known (the long path), the tables between.
+    calls = [Call(("sharing", m), 0, _sharing_task, (m, by_axis, held_out, options)) for m, by_axis in fittable.items()]
+    calls += [
+        Call(("forms", m, axis), 2, _forms_task, (m, axis, pts, held_out.get(axis), options))
+        for m, by_axis in fittable.items()
+        for axis, pts in by_axis.items()
+    ]
+
+    def bootstrap_once_shared(key: tuple, result) -> list[Call]:
+        if key[0] != "sharing" or not isinstance(result, Sharing):
+            return []
+        m = key[1]
+        return [Call(("laws", m), 1, _bootstrap_task, (m, fittable[m], held_out, options, result, bootstrap, seed))]
+
+    done = run_calls(calls, bootstrap_once_shared, workers)
     delta_h: dict[str, np.ndarray] = {}
     for method, by_axis in by_method.items():
         if not by_axis:
             results.skipped.append(Skipped(method, [], "no axis has points at two or more values of X yet"))
             continue
-        outcomes = [sharing[method], fitted.get(method), *forms[method]]
+        forms = [done["forms", method, axis] for axis in by_axis]
+        outcomes = [done["sharing", method], done.get(("laws", method)), *forms]
         skipped = next((o for o in outcomes if isinstance(o, Skipped)), None)
         if skipped is not None:
             results.skipped.append(replace(skipped, axes=sorted(by_axis)))
             continue
-        laws, chosen, errors = fitted[method]
+        laws, chosen, errors = done["laws", method]
         results.laws += laws
         results.sharing.append(chosen)
-        results.forms += forms[method]
+        results.forms += forms
         delta_h |= errors
     results.critical = critical_sizes(results.laws, points)
     results.decisions = decisions(results.laws, points, options.target)
     results.claims = judge_claims(results.laws, delta_h, points, LEVEL)
     return results
-
-
-Call = tuple[Callable, tuple]
-
-
-@contextmanager
-def _executor(workers: int) -> Iterator[Callable[[list[Call]], list]]:
-    """A runner of calls that returns their results in order: in `workers` spawned processes (spawned, not
-    forked: the caller may hold threads, a point's Trainer or W&B), or in this process when workers is 1."""
-    if workers <= 1:
-        yield lambda calls: [fn(*args) for fn, args in calls]
-        return
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
-        yield lambda calls: [f.result() for f in [pool.submit(fn, *args) for fn, args in calls]]
 
 
 def describe_forms(forms: Sequence[sl.LawForm]) -> dict[str, dict]:

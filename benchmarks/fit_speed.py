@@ -11,8 +11,11 @@ two-stage bootstrap (`bootstrap_two_stage`, --resamples per method, both stages 
 demo-shaped grid (3 model sizes, 4 pretraining budgets, 4 PET sizes, 5 finetuning sizes 40..1280) drawn
 from a known law with 1% noise, with the demo's held-out rules; then the sweep's form table on the same laws,
 one fit per form against the choice by cross-validation.
+With --sweep DIR, only the whole end-of-sweep analysis (`fit_sweep`: every method's sharing and every law's form
+chosen by cross-validation, the bootstraps, critical sizes, decisions, claims) of a finished sweep directory, as
+`ftscale demo` runs it at its end; nothing is written.
 
-    python benchmarks/fit_speed.py [--data tests/fixtures/published] [--workers 2] [--demo-only]
+    python benchmarks/fit_speed.py [--data tests/fixtures/published] [--workers 2] [--demo-only | --sweep DIR]
 """
 
 from __future__ import annotations
@@ -144,14 +147,38 @@ def form_choice() -> None:
         )
 
 
+def sweep_analysis(sweep_dir: Path, resamples: int, workers: int) -> None:
+    """Time `fit_sweep` on the done points of a finished sweep, with its spec's held-out rules and law options."""
+    import yaml
+
+    from ftscale.analysis import PointResult, fit_sweep, law_options
+    from ftscale.sweeps.layout import open_store, sweep_spec_path
+    from ftscale.sweeps.spec import held_out_rules
+
+    spec = yaml.safe_load(sweep_spec_path(sweep_dir).read_text())
+    points = [PointResult.from_row(r) for r in open_store(sweep_dir).rows() if r["status"] == "done"]
+    held_out, options = held_out_rules(spec.get("held_out", [])), law_options(spec.get("laws"))
+    wall = time.perf_counter()
+    results = fit_sweep(spec["name"], "", points, held_out, resamples, workers=workers, options=options)
+    print(
+        f"end-of-sweep analysis of {sweep_dir} ({len(points)} points, {len(results.laws)} laws, {resamples} resamples "
+        f"per method, {workers} worker(s)): {time.perf_counter() - wall:.1f} s wall; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the folder holding chinchilla_epoch2024/")
     ap.add_argument("--workers", type=int, default=2, help="processes for the bootstrap (default 2)")
     ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     ap.add_argument("--demo-only", action="store_true", help="only the demo's two-stage bootstrap timing")
+    ap.add_argument("--sweep", type=Path, help="only the end-of-sweep analysis of this finished sweep directory")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    if args.sweep is not None:
+        sweep_analysis(args.sweep, args.resamples, args.workers)
+        return
     if args.demo_only:
         demo_analysis(args.resamples, args.workers)
         return
