@@ -84,13 +84,13 @@ def fit_sweep(
         for axis, pts in by_axis.items()
     ]
 
-    def bootstrap_once_shared(key: tuple, result) -> list[Call]:
+    def bootstrap_after_sharing(key: tuple, result) -> list[Call]:
         if key[0] != "sharing" or not isinstance(result, Sharing):
             return []
         m = key[1]
         return [Call(("laws", m), 1, _bootstrap_task, (m, fittable[m], held_out, options, result, bootstrap, seed))]
 
-    done = run_calls(calls, bootstrap_once_shared, workers)
+    done = run_calls(calls, bootstrap_after_sharing, workers)
     delta_h: dict[str, np.ndarray] = {}
     for method, by_axis in by_method.items():
         if not by_axis:
