@@ -32,6 +32,7 @@ from ftscale.analysis.results import (
 from ftscale.analysis.schedule import Call, run_calls
 from ftscale.scaling_laws.crossover import DF_BOUNDS
 from ftscale.scaling_laws.crossval import FitFn
+from ftscale.scaling_laws.memo import shared_optima
 
 LEVEL = 0.95
 # Distinct grid starts refined per fit (the engine's default is 16): on the demo's laws 4 reach the same
@@ -75,29 +76,32 @@ def fit_sweep(
     results = SweepResults(sweep, task, points, options.primary, describe_forms(options.candidates))
     by_method = {m: _series_by_axis(points, m) for m in sorted({p.method for p in points if p.axes})}
     fittable = {m: by_axis for m, by_axis in by_method.items() if by_axis}
-    # Each method's sharing and each law's form table are independent; a method's bootstrap needs its sharing. Ranks:
-    # the sharings first, then each bootstrap as soon as its sharing is known (the long path), the tables between.
+    # A method's bootstrap needs its sharing; its form tables reuse the sharing's optima (the options' own fits of
+    # each axis are the tables' fits of its primary form, the chosen option's fit is the bootstrap's point fit).
+    # Ranks: the sharings first, then each bootstrap as soon as its sharing is known (the long path), the tables.
     calls = [Call(("sharing", m), 0, _sharing_task, (m, by_axis, held_out, options)) for m, by_axis in fittable.items()]
-    calls += [
-        Call(("forms", m, axis), 2, _forms_task, (m, axis, pts, held_out.get(axis), options))
-        for m, by_axis in fittable.items()
-        for axis, pts in by_axis.items()
-    ]
 
-    def bootstrap_after_sharing(key: tuple, result) -> list[Call]:
-        if key[0] != "sharing" or not isinstance(result, Sharing):
+    def after_sharing(key: tuple, done: tuple) -> list[Call]:
+        if key[0] != "sharing":
             return []
-        m = key[1]
-        return [Call(("laws", m), 1, _bootstrap_task, (m, fittable[m], held_out, options, result, bootstrap, seed))]
+        m, (sharing, optima) = key[1], done
+        follow = [
+            Call(("forms", m, axis), 2, _forms_task, (m, axis, pts, held_out.get(axis), options, optima))
+            for axis, pts in fittable[m].items()
+        ]
+        if isinstance(sharing, Sharing):
+            task = (m, fittable[m], held_out, options, sharing, bootstrap, seed, optima)
+            follow.insert(0, Call(("laws", m), 1, _bootstrap_task, task))
+        return follow
 
-    done = run_calls(calls, bootstrap_after_sharing, workers)
+    done = run_calls(calls, after_sharing, workers)
     delta_h: dict[str, np.ndarray] = {}
     for method, by_axis in by_method.items():
         if not by_axis:
             results.skipped.append(Skipped(method, [], "no axis has points at two or more values of X yet"))
             continue
         forms = [done["forms", method, axis] for axis in by_axis]
-        outcomes = [done["sharing", method], done.get(("laws", method)), *forms]
+        outcomes = [done["sharing", method][0], done.get(("laws", method)), *forms]
         skipped = next((o for o in outcomes if isinstance(o, Skipped)), None)
         if skipped is not None:
             results.skipped.append(replace(skipped, axes=sorted(by_axis)))
@@ -130,19 +134,23 @@ def _stage1(by_axis: dict[str, sl.Points]) -> list[str] | None:
 
 
 def _sharing_task(method: str, by_axis: dict[str, sl.Points], held_out: HeldOut, options: LawOptions):
-    """`choose_sharing`, or why the method cannot be fitted (a Skipped)."""
-    try:
-        return choose_sharing(method, by_axis, held_out, options, _stage1(by_axis))
-    except sl.ScalingLawError as error:
-        return Skipped(method, [], str(error))
+    """`choose_sharing`, or why the method cannot be fitted (a Skipped); and the optima its fits found."""
+    with shared_optima() as optima:
+        try:
+            return choose_sharing(method, by_axis, held_out, options, _stage1(by_axis)), optima
+        except sl.ScalingLawError as error:
+            return Skipped(method, [], str(error)), optima
 
 
-def _forms_task(method: str, axis: str, points: sl.Points, rules: Sequence[str] | None, options: LawOptions):
-    """`form_choice`, or why the method cannot be fitted (a Skipped)."""
-    try:
-        return form_choice(method, axis, points, rules, options)
-    except sl.ScalingLawError as error:
-        return Skipped(method, [], str(error))
+def _forms_task(
+    method: str, axis: str, points: sl.Points, rules: Sequence[str] | None, options: LawOptions, optima: dict
+):
+    """`form_choice` (reusing the sharing's `optima`), or why the method cannot be fitted (a Skipped)."""
+    with shared_optima(optima):
+        try:
+            return form_choice(method, axis, points, rules, options)
+        except sl.ScalingLawError as error:
+            return Skipped(method, [], str(error))
 
 
 def _bootstrap_task(
@@ -153,16 +161,19 @@ def _bootstrap_task(
     sharing: Sharing,
     bootstrap: int,
     seed: int,
+    optima: dict,
 ):
-    """One method's laws (two-stage with its sharing, with intervals), its sharing with the shared stage's
-    verdict, and its held-out error per resample (keyed `method/axis`); or why it cannot be fitted (a Skipped)."""
+    """One method's laws (two-stage with its sharing, with intervals; reusing the sharing's `optima`), its sharing
+    with the shared stage's verdict, and its held-out error per resample (keyed `method/axis`); or why it cannot be
+    fitted (a Skipped)."""
     kw = {"stage1": _stage1(by_axis), "held_out": dict(held_out), "form": options.primary_form, "refine": REFINE}
     shared = tuple(sharing.shared)
     try:
-        if bootstrap:
-            result = sl.bootstrap_two_stage(by_axis, shared=shared, n=bootstrap, seed=seed, level=LEVEL, **kw)
-        else:
-            result = sl.fit_two_stage(by_axis, shared=shared, **kw)
+        with shared_optima(optima):
+            if bootstrap:
+                result = sl.bootstrap_two_stage(by_axis, shared=shared, n=bootstrap, seed=seed, level=LEVEL, **kw)
+            else:
+                result = sl.fit_two_stage(by_axis, shared=shared, **kw)
     except sl.ScalingLawError as error:
         return Skipped(method, [], str(error))
     sharing = replace(sharing, stage1_quality=result.stage1_quality, stage1_reasons=result.stage1_reasons)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize
 
+from ftscale.scaling_laws import memo
 from ftscale.scaling_laws.blas import single_threaded_blas
 from ftscale.scaling_laws.errors import ScalingLawError
 from ftscale.scaling_laws.forms import LawForm
@@ -59,8 +60,30 @@ def minimise(
 ) -> Optimum:
     """Score all starts vectorised, refine the `refine` best (all if None) plus `warm` ones, polish.
 
-    bounds and names: the box and the names of the internal parameters (names go into messages).
+    bounds and names: the box and the names of the internal parameters (names go into messages). Inside a
+    `memo.shared_optima` block a search already made on identical input is not made again.
     """
+    known = memo.active()
+    if known is None:
+        return _search(objective, starts, bounds, names, refine, warm)
+    box = tuple((float(lo), float(hi)) for lo, hi in bounds)
+    key = memo.digest(
+        objective, np.asarray(starts, float), box, tuple(names), refine, [np.asarray(w, float) for w in warm]
+    )
+    if key not in known:
+        known[key] = _search(objective, starts, bounds, names, refine, warm)
+    return replace(known[key], theta=known[key].theta.copy(), at_bound=list(known[key].at_bound))
+
+
+def _search(
+    objective: Objective | SumObjective,
+    starts: np.ndarray,
+    bounds: Sequence[tuple[float, float]],
+    names: Sequence[str],
+    refine: int | None,
+    warm: Sequence[np.ndarray],
+) -> Optimum:
+    """`minimise`'s search itself."""
     scores = objective.values(starts)
     order = np.argsort(scores, kind="stable")  # stable: ties keep grid order, so runs are repeatable
     order = order[np.isfinite(scores[order])]
