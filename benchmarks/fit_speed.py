@@ -13,9 +13,11 @@ from a known law with 1% noise, with the demo's held-out rules; then the sweep's
 one fit per form against the choice by cross-validation.
 With --sweep DIR, only the whole end-of-sweep analysis (`fit_sweep`: every method's sharing and every law's form
 chosen by cross-validation, the bootstraps, critical sizes, decisions, claims) of a finished sweep directory, as
-`ftscale demo` runs it at its end; nothing is written.
+`ftscale demo` runs it at its end; nothing is written. With --objective, only the speed of one objective call: the
+yardstick of the machine's state that docs/benchmarks.md quotes beside its timings.
 
-    python benchmarks/fit_speed.py [--data tests/fixtures/published] [--workers 2] [--demo-only | --sweep DIR]
+    python benchmarks/fit_speed.py [--data tests/fixtures/published] [--workers 2]
+    python benchmarks/fit_speed.py --demo-only | --sweep DIR | --objective
 """
 
 from __future__ import annotations
@@ -167,6 +169,20 @@ def sweep_analysis(sweep_dir: Path, resamples: int, workers: int) -> None:
     )
 
 
+def objective_speed(calls: int = 20_000) -> None:
+    """Microseconds per objective-and-gradient call (the multiplicative law on 6 points): a yardstick of the
+    machine's state, read beside a timing of anything else."""
+    from ftscale.scaling_laws.objective import Objective
+
+    lx, ldf = np.log([1e6, 1e6, 1e6, 3e6, 3e6, 3e6]), np.log([20.0, 63, 202, 20, 63, 202])
+    objective = Objective(MULTIPLICATIVE, lx, ldf, np.array([3.1, 2.9, 2.7, 3.0, 2.8, 2.6]))
+    theta = np.array([1.8, 0.05, 0.02, -2.0])
+    wall = time.perf_counter()
+    for _ in range(calls):
+        objective.value_and_grad(theta)
+    print(f"objective and gradient: {(time.perf_counter() - wall) / calls * 1e6:.1f} us a call")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the folder holding chinchilla_epoch2024/")
@@ -174,8 +190,12 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     ap.add_argument("--demo-only", action="store_true", help="only the demo's two-stage bootstrap timing")
     ap.add_argument("--sweep", type=Path, help="only the end-of-sweep analysis of this finished sweep directory")
+    ap.add_argument("--objective", action="store_true", help="only the objective's speed (the machine's state)")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    if args.objective:
+        objective_speed()
+        return
     if args.sweep is not None:
         sweep_analysis(args.sweep, args.resamples, args.workers)
         return
