@@ -81,10 +81,10 @@ def fit_sweep(
     # Ranks: the sharings first, then each bootstrap as soon as its sharing is known (the long path), the tables.
     calls = [Call(("sharing", m), 0, _sharing_task, (m, by_axis, held_out, options)) for m, by_axis in fittable.items()]
 
-    def after_sharing(key: tuple, done: tuple) -> list[Call]:
+    def after_sharing(key: tuple, outcome: tuple) -> list[Call]:
         if key[0] != "sharing":
             return []
-        m, (sharing, optima) = key[1], done
+        m, (sharing, optima) = key[1], outcome
         follow = [
             Call(("forms", m, axis), 2, _forms_task, (m, axis, pts, held_out.get(axis), options, optima))
             for axis, pts in fittable[m].items()
