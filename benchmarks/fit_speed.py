@@ -151,15 +151,10 @@ def form_choice() -> None:
 
 def sweep_analysis(sweep_dir: Path, resamples: int, workers: int) -> None:
     """Time `fit_sweep` on the done points of a finished sweep, with its spec's held-out rules and law options."""
-    import yaml
+    from ftscale.analysis import fit_sweep
+    from ftscale.reports.finalize import sweep_inputs
 
-    from ftscale.analysis import PointResult, fit_sweep, law_options
-    from ftscale.sweeps.layout import open_store, sweep_spec_path
-    from ftscale.sweeps.spec import held_out_rules
-
-    spec = yaml.safe_load(sweep_spec_path(sweep_dir).read_text())
-    points = [PointResult.from_row(r) for r in open_store(sweep_dir).rows() if r["status"] == "done"]
-    held_out, options = held_out_rules(spec.get("held_out", [])), law_options(spec.get("laws"))
+    spec, points, held_out, options = sweep_inputs(sweep_dir)
     wall = time.perf_counter()
     results = fit_sweep(spec["name"], "", points, held_out, resamples, workers=workers, options=options)
     print(

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ftscale.analysis import PointResult, fit_sweep, law_options
+from ftscale.analysis.options import LawOptions
 from ftscale.analysis.wandb_points import merge_points, parse_path, points_from_wandb
 from ftscale.reports.adaptive import adaptive_sections
 from ftscale.reports.figures import draw_figures
@@ -44,14 +45,12 @@ def finalize_sweep(
     `scaling-law` run's id (default: a new run).
     """
     sweep_dir = Path(sweep_dir)
-    spec = yaml.safe_load(sweep_spec_path(sweep_dir).read_text())
     if from_wandb is not None:
         parse_path(from_wandb)
-    points = [PointResult.from_row(r) for r in open_store(sweep_dir, store).rows() if r["status"] == "done"]
+    spec, points, held_out, options = sweep_inputs(sweep_dir, store)
     if from_wandb is not None:
         points = merge_points(points, points_from_wandb(from_wandb, spec["name"]))
-    held_out = held_out_rules(spec.get("held_out", []))
-    cpus, options = available_cpus(), law_options(spec.get("laws"))
+    cpus = available_cpus()
     results = fit_sweep(spec["name"], _task(spec), points, held_out, bootstrap, workers=cpus, options=options)
     results.save(sweep_dir / LAWS)
     sections = build_sections(results, draw_figures(results, sweep_dir, held_out))
@@ -64,6 +63,13 @@ def finalize_sweep(
         logged = run_id or fit_run.name.rsplit("-", 1)[-1] if fit_run is not None and mode == "online" else None
         print(publish_report(sections, results.sweep, mode, wandb_project, entity, logged))
     return report
+
+
+def sweep_inputs(sweep_dir: Path, store: str | None = None) -> tuple[dict, list[PointResult], dict, LawOptions]:
+    """What the fit of a sweep reads: its spec, its done points, its held-out rules and its `laws` options."""
+    spec = yaml.safe_load(sweep_spec_path(sweep_dir).read_text())
+    points = [PointResult.from_row(r) for r in open_store(sweep_dir, store).rows() if r["status"] == "done"]
+    return spec, points, held_out_rules(spec.get("held_out", [])), law_options(spec.get("laws"))
 
 
 def complete_sweep(
